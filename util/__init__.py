@@ -1,0 +1,1 @@
+"""Small helpers shared by the models, data, scripts and apps."""
