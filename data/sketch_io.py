@@ -1,0 +1,92 @@
+"""Reading sketches and writing results, with one-line notes and errors."""
+
+import os
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from models.checkpoint import atomic_write
+
+IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+
+
+class ImageError(ValueError):
+    """A file that cannot be used as an image; the message names it."""
+
+
+def list_images(inputs):
+    """Files named in ``inputs`` plus the images inside named folders (sorted).
+
+    Hidden files are skipped; a named path that does not exist is an error."""
+    files = []
+    for item in inputs:
+        if os.path.isdir(item):
+            for name in sorted(os.listdir(item)):
+                path = os.path.join(item, name)
+                if (not name.startswith(".") and os.path.isfile(path)
+                        and name.lower().endswith(IMAGE_EXTS)):
+                    files.append(path)
+        elif os.path.isfile(item):
+            files.append(item)
+        else:
+            raise FileNotFoundError(f"{item}: no such file or folder")
+    return files
+
+
+def to_gray_on_white(img):
+    """Any PIL image -> 'L'; transparent pixels become white."""
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    return img.convert("L")
+
+
+def fit_square(gray, size):
+    """Pad a gray image to a square with white (centred) and resize to
+    ``size``; returns the image and a note (None when nothing changed)."""
+    w, h = gray.size
+    note = None
+    if w != h:
+        side = max(w, h)
+        canvas = Image.new("L", (side, side), 255)
+        canvas.paste(gray, ((side - w) // 2, (side - h) // 2))
+        gray = canvas
+        note = f"{w}x{h} is not square: padded with white and resized to {size}x{size}"
+    if gray.size != (size, size):
+        note = note or f"{w}x{h} resized to {size}x{size}"
+        gray = gray.resize((size, size), Image.LANCZOS)
+    return gray, note
+
+
+def load_sketch(path, size):
+    """(uint8 (size, size) sketch, [notes]) from any image file.
+
+    Raises ImageError naming the file when it is not a usable image."""
+    try:
+        with Image.open(path) as img:
+            img.load()
+            gray = to_gray_on_white(img)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        reason = "not an image" if isinstance(exc, UnidentifiedImageError) else str(exc)
+        raise ImageError(f"{path}: {reason}") from None
+    if gray.size[0] < 1 or gray.size[1] < 1:
+        raise ImageError(f"{path}: empty image")
+    gray, note = fit_square(gray, size)
+    notes = [note] if note else []
+    arr = np.asarray(gray, dtype=np.uint8).copy()
+    if arr.min() >= 128:
+        notes.append("the sketch is empty (no dark strokes): the result is an average-looking face")
+    return arr, notes
+
+
+def encode_png(arr):
+    import io
+    buf = io.BytesIO()
+    Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def save_png(path, arr):
+    """Write an (H, W) or (H, W, 3) uint8 array as PNG, atomically."""
+    atomic_write(path, encode_png(arr))

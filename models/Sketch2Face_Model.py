@@ -1,0 +1,115 @@
+"""The whole inference pass: sketch -> component latents -> manifold
+projection -> FM feature map -> photo (and, on request, shadow images)."""
+
+import numpy as np
+
+from models.AE_Model import AEModel
+from models.base_model import jt
+from models.Combine_Model import CombineModel
+from models.manifold import project, shadow_weights
+from util.components import PARTS, PASTE_ORDER, scaled_boxes
+
+
+def feather_mask(size, ramp=0.25):
+    """A (size, size) mask: 1 in the middle, fading smoothly to 0 at the
+    edges over ``ramp`` of the side (for seamless shadow pasting)."""
+    u = (np.arange(size) + 0.5) / size
+    edge = np.clip(np.minimum(u, 1.0 - u) / ramp, 0.0, 1.0)
+    edge = 0.5 - 0.5 * np.cos(np.pi * edge)          # smooth step
+    return np.outer(edge, edge).astype(np.float32)
+
+
+def sketch_to_array(sketches):
+    """uint8 (B, H, W) (black lines on white) -> float32 (B, 1, H, W) in [-1, 1]."""
+    s = np.asarray(sketches, dtype=np.float32)
+    return ((s - 127.5) / 127.5)[:, None, :, :]
+
+
+def to_uint8(x):
+    return np.clip((np.asarray(x) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+
+
+class Sketch2FaceModel:
+    """Five AEModels and a CombineModel, loaded from one checkpoint folder."""
+
+    def __init__(self, opt):
+        self.opt = opt
+        self.parts = {p: AEModel(opt, p) for p in PARTS}
+        self.combine = CombineModel(opt)
+        self.boxes = scaled_boxes(opt.image_size)
+        self.root = None
+
+    def load(self, root, epoch="latest"):
+        for ae in self.parts.values():
+            ae.load(root, epoch)
+            ae.eval()
+        self.combine.load(root, epoch)
+        self.combine.eval()
+        self.root = root
+        return self
+
+    def check_banks(self, gender):
+        """Load (and cache) the banks for ``gender`` now, so errors come early."""
+        for ae in self.parts.values():
+            ae.bank(self.root, gender)
+
+    # -------------------------------------------------------------- pass
+    def encode(self, sketches):
+        """uint8 (B, H, W) sketches -> {part: latents (B, D)}."""
+        x = sketch_to_array(sketches)
+        return {p: ae.encode(ae.crop(x)) for p, ae in self.parts.items()}
+
+    def project(self, latents, k, refine, gender="all"):
+        """Manifold projection of every part's latents.
+
+        ``refine`` is {part: t}. Returns ({part: blended latents},
+        {part: (neighbour indices, weights)})."""
+        out, found = {}, {}
+        for p, z in latents.items():
+            bank = self.parts[p].bank(self.root, gender)
+            kk = min(int(k), len(bank))
+            out[p], idx, w = project(z, bank, kk, refine[p])
+            found[p] = (idx, w)
+        return out, found
+
+    def synthesize(self, latents):
+        """{part: latents} -> uint8 photos (B, H, W, 3)."""
+        with jt.no_grad():
+            img = self.combine.generate({p: jt.array(z) for p, z in latents.items()}).numpy()
+        return to_uint8(img).transpose(0, 2, 3, 1)
+
+    def shadows(self, found, gender="all"):
+        """Shadow images (B, H, W) uint8: each part's neighbours decoded and
+        blended (weights capped at 0.5, negatives dropped), pasted through
+        feathered masks onto the remainder's shadow."""
+        n = self.opt.image_size
+        batch = len(next(iter(found.values()))[0])
+        canvas = np.ones((batch, n, n), np.float32)
+        for p in ("",) + PASTE_ORDER:
+            idx, w = found[p]
+            ae = self.parts[p]
+            bank = ae.bank(self.root, gender)
+            decoded = ae.decode(bank.latents[idx.reshape(-1)])           # (B*K, 1, S, S)
+            s = decoded.shape[-1]
+            decoded = decoded.reshape(batch, -1, s, s)
+            blend = np.einsum("bk,bkhw->bhw", shadow_weights(w), decoded).astype(np.float32)
+            x, y, _ = self.boxes[p]
+            if p == "":
+                canvas = blend
+            else:
+                m = feather_mask(s)
+                region = canvas[:, y:y + s, x:x + s]
+                canvas[:, y:y + s, x:x + s] = m * blend + (1 - m) * region
+        return to_uint8(canvas)
+
+    def convert(self, sketches, k=None, refine=None, gender="all", shadow=False):
+        """uint8 sketches (B, H, W) at the model's size -> dict with
+        ``images`` (B, H, W, 3) uint8 and ``shadows`` (B, H, W) uint8 or None."""
+        k = self.opt.k if k is None else k
+        refine = refine if refine is not None else {p: 1.0 for p in PARTS}
+        latents = self.encode(sketches)
+        blended, found = self.project(latents, k, refine, gender)
+        result = {"images": self.synthesize(blended), "shadows": None, "neighbours": found}
+        if shadow:
+            result["shadows"] = self.shadows(found, gender)
+        return result

@@ -1,0 +1,34 @@
+"""Models, created by name from options (a registry, as in pix2pixHD).
+
+    from models import create_model
+    ae = create_model("ae", opt, part="eye1")
+    combine = create_model("combine", opt, is_train=True)
+    face = create_model("sketch2face", opt)
+
+Modules are imported when a model is created, so importing this package
+(for checkpoint or projection helpers) does not start Jittor.
+"""
+
+import importlib
+
+_REGISTRY = {
+    "ae": ("models.AE_Model", "AEModel"),
+    "combine": ("models.Combine_Model", "CombineModel"),
+    "sketch2face": ("models.Sketch2Face_Model", "Sketch2FaceModel"),
+}
+
+
+def register_model(name, module, cls):
+    """Make ``create_model(name, ...)`` build ``module.cls``."""
+    _REGISTRY[name] = (module, cls)
+
+
+def model_names():
+    return sorted(_REGISTRY)
+
+
+def create_model(name, opt, **kwargs):
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown model {name!r}; registered: {', '.join(model_names())}")
+    module, cls = _REGISTRY[name]
+    return getattr(importlib.import_module(module), cls)(opt, **kwargs)

@@ -1,0 +1,255 @@
+"""Checkpoint files in the authors' layout (no Jittor needed here).
+
+    ROOT/AE_whole/latest_net_encoder_{part}.pkl
+    ROOT/AE_whole/latest_net_decoder_{part}_image.pkl
+    ROOT/AE_whole/{man,female}_{part}_feature.bin   (or .npy)
+    ROOT/AE_whole/{part}_feature.bin                (one bank, no gender split)
+    ROOT/Combine/latest_net_DE_{part}.pkl
+    ROOT/Combine/latest_net_G.pkl
+    ROOT/Combine/latest_net_D.pkl                   (ours, training only)
+    ROOT/config.json                                (ours: the architecture)
+
+``{part}`` is eye1, eye2, nose, mouth or '' (the remainder). A .pkl is what
+Jittor's ``Module.save`` writes: a pickled dict name -> numpy array, followed
+by a SHA-1 of the pickle and the tag ``HCAJSLHD`` (older Jittor wrote the
+pickle alone; both are read).
+"""
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import tempfile
+
+import numpy as np
+
+_TAG = b"HCAJSLHD"
+GENDERS = ("male", "female")
+_BANK_PREFIX = {"male": "man_", "female": "female_", "all": ""}
+
+WHERE_FROM = ("Checkpoints come from training your own (python train.py, see README) "
+              "or from the authors' published 'Params' folder (pass it with --params).")
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file is missing, damaged or does not fit the network."""
+
+
+# ---------------------------------------------------------------- paths
+def encoder_path(root, part, epoch="latest"):
+    return os.path.join(root, "AE_whole", f"{epoch}_net_encoder_{part}.pkl")
+
+
+def decoder_path(root, part, epoch="latest"):
+    return os.path.join(root, "AE_whole", f"{epoch}_net_decoder_{part}_image.pkl")
+
+
+def fm_path(root, part, epoch="latest"):
+    return os.path.join(root, "Combine", f"{epoch}_net_DE_{part}.pkl")
+
+
+def generator_path(root, epoch="latest"):
+    return os.path.join(root, "Combine", f"{epoch}_net_G.pkl")
+
+
+def discriminator_path(root, epoch="latest"):
+    return os.path.join(root, "Combine", f"{epoch}_net_D.pkl")
+
+
+def bank_path(root, part, gender, ext=".bin"):
+    """gender 'male'/'female' for the split banks, 'all' for a single bank."""
+    return os.path.join(root, "AE_whole", f"{_BANK_PREFIX[gender]}{part}_feature{ext}")
+
+
+def config_path(root):
+    return os.path.join(root, "config.json")
+
+
+# ---------------------------------------------------------------- atomic write
+def atomic_write(path, data):
+    """Write bytes so that a crash leaves either the old file or the new one."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+# ---------------------------------------------------------------- .pkl
+def write_params(path, params):
+    """Save name -> array in Jittor's format, atomically."""
+    arrays = {k: np.ascontiguousarray(v) for k, v in params.items()}
+    blob = pickle.dumps(arrays, 4)
+    atomic_write(path, blob + hashlib.sha1(blob).digest() + _TAG)
+
+
+def read_params(path):
+    """name -> numpy array from a Jittor .pkl; CheckpointError when damaged."""
+    if not os.path.isfile(path):
+        raise CheckpointError(f"{path}: checkpoint file not found. {WHERE_FROM}")
+    with open(path, "rb") as f:
+        blob = f.read()
+    if blob.endswith(_TAG):
+        body, digest = blob[:-28], blob[-28:-8]
+        if hashlib.sha1(body).digest() != digest:
+            raise CheckpointError(f"{path}: checksum mismatch, the file is damaged "
+                                  f"(truncated or altered); copy it again")
+        blob = body
+    try:
+        obj = _SafeUnpickler(io.BytesIO(blob)).load()
+    except CheckpointError:
+        raise
+    except Exception as exc:  # pickle raises many types on bad bytes
+        raise CheckpointError(f"{path}: not a readable checkpoint, probably truncated "
+                              f"({type(exc).__name__}: {exc})") from None
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a parameter dict")
+    out = {}
+    for name, value in obj.items():
+        arr = value.numpy() if hasattr(value, "numpy") and not isinstance(value, np.ndarray) \
+            else np.asarray(value)
+        out[str(name)] = arr
+    return out
+
+
+class _SafeUnpickler(pickle.Unpickler):
+    """Only numpy arrays and plain containers: a checkpoint runs no code."""
+
+    _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+                ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
+                ("numpy._core.multiarray", "scalar"), ("collections", "OrderedDict"),
+                ("builtins", "dict")}
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise CheckpointError(f"refusing to load {module}.{name} from a checkpoint")
+
+
+def check_params(path, params, expected):
+    """Raise a CheckpointError naming the file and the first bad parameter.
+
+    ``expected`` maps name -> shape. Every expected name must be present with
+    that shape and nothing else may be there: never a silent partial load.
+    """
+    missing = [k for k in expected if k not in params]
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise CheckpointError(f"{path}: parameter {missing[0]!r} is missing{more}; "
+                              f"is --preset right for this checkpoint?")
+    extra = [k for k in params if k not in expected]
+    if extra:
+        more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+        raise CheckpointError(f"{path}: unexpected parameter {extra[0]!r}{more}; "
+                              f"is --preset right for this checkpoint?")
+    for name, shape in expected.items():
+        got = tuple(params[name].shape)
+        if got != tuple(shape):
+            raise CheckpointError(f"{path}: parameter {name!r} has shape {list(got)}, "
+                                  f"the network expects {list(shape)}; is --preset right "
+                                  f"for this checkpoint?")
+        if not np.all(np.isfinite(params[name])):
+            raise CheckpointError(f"{path}: parameter {name!r} holds NaN or infinite values")
+
+
+# ---------------------------------------------------------------- banks
+def read_bank(path, dim):
+    """A feature bank (N, dim) float32 from a raw .bin or a .npy file."""
+    if path.endswith(".npy"):
+        try:
+            bank = np.load(path, mmap_mode="r", allow_pickle=False)
+        except Exception as exc:
+            raise CheckpointError(f"{path}: not a readable .npy bank ({exc})") from None
+        if bank.ndim != 2 or bank.shape[1] != dim:
+            raise CheckpointError(f"{path}: bank has shape {list(bank.shape)}, "
+                                  f"expected (N, {dim})")
+        bank = np.asarray(bank, dtype=np.float32)
+    else:
+        size = os.path.getsize(path)
+        row = 4 * dim
+        if size == 0 or size % row:
+            raise CheckpointError(f"{path}: {size} bytes is not a whole number of "
+                                  f"{dim}-float32 rows; the bank is truncated or has "
+                                  f"another latent size")
+        bank = np.fromfile(path, dtype="<f4").reshape(-1, dim)
+    if not np.all(np.isfinite(bank)):
+        raise CheckpointError(f"{path}: bank holds NaN or infinite values")
+    return bank
+
+
+def write_bank(path, bank):
+    bank = np.ascontiguousarray(bank, dtype="<f4")
+    if path.endswith(".npy"):
+        buf = io.BytesIO()
+        np.save(buf, bank)
+        atomic_write(path, buf.getvalue())
+    else:
+        atomic_write(path, bank.tobytes())
+
+
+def find_bank_files(root, part, gender):
+    """The bank files serving ``gender`` ('male', 'female' or 'all') for
+    ``part``, and a note when a fallback was taken (or None).
+
+    'all' uses both gender banks together, or the single bank. A gender
+    asked for but not present falls back to the single bank.
+    """
+    def first(g):
+        for ext in (".bin", ".npy"):
+            p = bank_path(root, part, g, ext)
+            if os.path.isfile(p):
+                return p
+        return None
+
+    single = first("all")
+    if gender == "all":
+        split = [p for p in (first("male"), first("female")) if p]
+        if split:
+            return split, None
+        if single:
+            return [single], None
+    else:
+        own = first(gender)
+        if own:
+            return [own], None
+        if single:
+            return [single], f"no {gender} bank for {part or 'remainder'}; using the single bank"
+        other = first("female" if gender == "male" else "male")
+        if other:
+            return [other], (f"no {gender} bank for {part or 'remainder'}; using the "
+                             f"{'female' if gender == 'male' else 'male'} bank")
+    raise CheckpointError(f"{bank_path(root, part, gender if gender != 'all' else 'male')}: "
+                          f"no feature bank for part {part or 'remainder'!r} (looked for "
+                          f"man_/female_/plain {part}_feature.bin or .npy). {WHERE_FROM}")
+
+
+# ---------------------------------------------------------------- config
+def write_config(root, arch):
+    atomic_write(config_path(root), (json.dumps(arch, indent=2, sort_keys=True) + "\n").encode())
+
+
+def read_config(root):
+    """The architecture saved with a checkpoint folder we wrote, or None."""
+    path = config_path(root)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            cfg = json.load(f)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(cfg, dict):
+        raise CheckpointError(f"{path}: expected a JSON object of options")
+    return cfg

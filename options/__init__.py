@@ -1,0 +1,1 @@
+"""Option classes: BaseOptions, then TestOptions (inference) and TrainOptions."""
