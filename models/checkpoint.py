@@ -130,7 +130,7 @@ class _SafeUnpickler(pickle.Unpickler):
     _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
                 ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
                 ("numpy._core.multiarray", "scalar"), ("collections", "OrderedDict"),
-                ("builtins", "dict")}
+                ("builtins", "dict"), ("_codecs", "encode")}  # protocol 2 stores bytes so
 
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:

@@ -48,8 +48,8 @@ class BaseOptions:
         g.add_argument("--gpu", default=os.environ.get("DFD_GPU", "auto"),
                        choices=("auto", "on", "off"),
                        help="use a CUDA GPU: auto uses one when it is usable")
-        g.add_argument("--seed", type=int, default=0, help="random seed")
-        g.add_argument("--verbose", action="store_true", help="print more")
+        g.add_argument("--seed", type=int, default=0, help="random seed (weight init, data order, sampling): same seed, same result")
+        g.add_argument("--verbose", action="store_true", help="print the device in use, where the options came from, and more detail")
 
         a = parser.add_argument_group("architecture (set by --preset; flags override)")
         a.add_argument("--image_size", type=int, default=512,

@@ -1,0 +1,27 @@
+from setuptools import find_packages, setup
+
+# oneDNN 2.6 gives Jittor its fast CPU path (see util/jittor_env.py); the
+# wheels exist for x86-64 Linux. Elsewhere Jittor downloads its own or runs
+# on the slow path.
+ONEDNN = ['onednn-cpu-gomp==2022.2.1; platform_system == "Linux" and platform_machine == "x86_64"',
+          'onednn-devel-cpu-gomp==2022.2.1; platform_system == "Linux" and platform_machine == "x86_64"']
+
+setup(
+    name="deepfacedrawing",
+    version="0.1.0",
+    description="DeepFaceDrawing (SIGGRAPH 2020) in Jittor: sketches to faces, "
+                "with training, evaluation and a drawing app",
+    python_requires=">=3.8",
+    packages=find_packages(include=["configs", "options", "models", "data", "util"]),
+    package_data={"configs": ["*.json"]},
+    py_modules=["demo"],
+    install_requires=[
+        "jittor==1.3.11.0",
+        "numpy<2",
+        "pillow",
+        "opencv-python",
+        "scipy",
+        "tqdm",
+    ] + ONEDNN,
+    extras_require={"test": ["pytest"]},
+)

@@ -1,0 +1,136 @@
+"""demo.py end to end on a random checkpoint folder in the authors' layout."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.conftest import run_script
+
+
+def demo(argv):
+    return run_script("demo.py", argv)
+
+
+def face_sketch(size=512, mode="L"):
+    img = Image.new("L", (size, size), 255)
+    d = ImageDraw.Draw(img)
+    s = size / 512
+    d.ellipse([100 * s, 60 * s, 412 * s, 470 * s], outline=0, width=max(1, int(3 * s)))
+    for cx in (172, 319):
+        d.ellipse([(cx - 30) * s, 205 * s, (cx + 30) * s, 235 * s], outline=0, width=2)
+    d.line([256 * s, 250 * s, 246 * s, 330 * s, 266 * s, 330 * s], fill=0, width=2)
+    d.arc([206 * s, 350 * s, 306 * s, 410 * s], 10, 170, fill=0, width=3)
+    return img.convert(mode)
+
+
+@pytest.fixture()
+def inputs(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    face_sketch(128).save(folder / "gray.png")
+    face_sketch(128, "RGB").save(folder / "rgb.jpg", quality=95)
+    rgba = Image.new("RGBA", (300, 200), (0, 0, 0, 0))          # transparent = white
+    ImageDraw.Draw(rgba).line([10, 10, 290, 190], fill=(0, 0, 0, 255), width=3)
+    rgba.save(folder / "odd_size_rgba.png")
+    Image.new("L", (128, 128), 255).save(folder / "empty.png")
+    (folder / "notes.png").write_text("this is not an image")
+    return folder
+
+
+def test_batch_converts_and_skips_bad_files(tiny_params, inputs, tmp_path, capsys):
+    out = tmp_path / "out"
+    rc = demo(["--params", tiny_params, "--input", str(inputs), "--output", str(out), "--shadow"])
+    captured = capsys.readouterr()
+    assert rc == 1                                     # one file skipped
+    assert "notes.png: not an image" in captured.err
+    assert "odd_size_rgba.png: 300x200 is not square" in captured.err
+    assert "empty.png: the sketch is empty" in captured.err
+    assert "converted 4, skipped 1" in captured.out
+    names = sorted(os.listdir(out))
+    assert names == sorted(f"{n}{s}.png" for n in ("empty", "gray", "odd_size_rgba", "rgb")
+                           for s in ("", "_shadow"))
+    face = np.asarray(Image.open(out / "gray.png"))
+    assert face.shape == (128, 128, 3) and face.dtype == np.uint8
+    assert np.asarray(Image.open(out / "gray_shadow.png")).shape == (128, 128)
+
+
+def test_results_are_deterministic_and_batching_does_not_change_them(tiny_params, inputs, tmp_path):
+    (inputs / "notes.png").unlink()
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert demo(["--params", tiny_params, "--input", str(inputs), "--output", str(a)]) == 0
+    assert demo(["--params", tiny_params, "--input", str(inputs), "--output", str(b),
+                 "--batch_size", "3"]) == 0
+    for name in os.listdir(a):
+        x = np.asarray(Image.open(a / name), dtype=np.int16)
+        y = np.asarray(Image.open(b / name), dtype=np.int16)
+        assert np.abs(x - y).max() <= 1, name
+
+
+def test_refinement_changes_the_result(tiny_params, tmp_path):
+    src = tmp_path / "s.png"
+    face_sketch(128).save(src)
+    outs = {}
+    for refine in ("0", "1", "eye1=0.0,all=1"):
+        out = tmp_path / f"r{refine}"
+        assert demo(["--params", tiny_params, "--input", str(src), "--output", str(out),
+                     "--refine", refine, "--k", "5"]) == 0
+        outs[refine] = np.asarray(Image.open(out / "s.png"), dtype=np.int16)
+    assert np.abs(outs["0"] - outs["1"]).max() > 0
+    assert np.abs(outs["1"] - outs["eye1=0.0,all=1"]).max() > 0
+
+
+def test_authors_layout_without_config_and_single_npy_bank(tmp_path, capsys):
+    params = str(tmp_path / "Params")
+    assert run_script("scripts/make_random_params.py",
+                      ["--preset", "tiny", "--out", params, "--no_config", "--single_bank",
+                       "--bank_format", "npy", "--bank_size", "20"]) == 0
+    assert not os.path.exists(os.path.join(params, "config.json"))
+    src = tmp_path / "s.png"
+    face_sketch(128).save(src)
+    out = tmp_path / "o"
+    # without config.json the official preset is assumed, so the tiny weights do not fit
+    assert demo(["--params", params, "--input", str(src), "--output", str(out)]) == 2
+    assert "is --preset right" in capsys.readouterr().err
+    assert demo(["--params", params, "--preset", "tiny", "--input", str(src), "--output", str(out),
+                 "--gender", "male"]) == 0
+    assert "using the single bank" in capsys.readouterr().out
+    assert os.path.isfile(out / "s.png")
+
+
+def test_missing_and_damaged_checkpoints_exit_2(tiny_params, tmp_path, capsys):
+    src = tmp_path / "s.png"
+    face_sketch(128).save(src)
+    assert demo(["--params", str(tmp_path / "nothing"), "--input", str(src),
+                 "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "not found" in err and "train" in err and "Params" in err
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_params, broken)
+    g = broken / "Combine" / "latest_net_G.pkl"
+    g.write_bytes(g.read_bytes()[:1000])
+    assert demo(["--params", str(broken), "--input", str(src), "--output", str(tmp_path / "o")]) == 2
+    assert "latest_net_G.pkl" in capsys.readouterr().err
+
+    os.remove(broken / "AE_whole" / "man_nose_feature.bin")
+    os.remove(broken / "AE_whole" / "female_nose_feature.bin")
+    shutil.copy(os.path.join(tiny_params, "Combine", "latest_net_G.pkl"), g)
+    assert demo(["--params", str(broken), "--input", str(src), "--output", str(tmp_path / "o")]) == 2
+    assert "no feature bank for part 'nose'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["--refine", "eye3=0.5"], ["--refine", "1.5"], ["--k", "0"],
+                                  ["--gender", "robot"], ["--preset", "nonexistent"]])
+def test_bad_arguments_exit_2(tiny_params, args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        demo(["--params", tiny_params] + args)
+    assert exc.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_missing_input_exits_2(tiny_params, tmp_path, capsys):
+    assert demo(["--params", tiny_params, "--input", str(tmp_path / "none.png")]) == 2
+    assert "none.png: no such file" in capsys.readouterr().err
