@@ -1,0 +1,257 @@
+"""Training datasets, created by name (``--dataset_mode``).
+
+* ``paired``: ``DATAROOT/sketch/`` and ``DATAROOT/photo/`` with matching file
+  stems (any image format), optional ``gender.txt`` / ``gender.csv``
+  (``name male|female`` per line) for the gender-split banks.
+* ``celeba``: the CelebAMask-HQ layout, ``DATAROOT/CelebA-HQ-img/*.jpg``
+  with the sketches made from them in ``DATAROOT/sketch/`` (see
+  ``scripts/make_sketches.py``); the official train/test split when
+  ``CelebA-HQ-to-CelebA-mapping.txt`` and ``list_eval_partition.txt`` are
+  there, genders from ``CelebAMask-HQ-attribute-anno.txt``.
+* ``synthetic``: procedural faces made on the fly (``data/synthetic.py``).
+
+Every dataset yields ``(sketch uint8 (S, S), photo uint8 (S, S, 3), gender)``
+at the configured size. A file that cannot be read is reported once and
+replaced by the next good sample; the epoch goes on.
+"""
+
+import csv
+import os
+import sys
+
+import numpy as np
+from PIL import Image
+
+from data.sketch_io import IMAGE_EXTS, ImageError, fit_square, to_gray_on_white
+
+GENDER_NAMES = {"male": "male", "m": "male", "man": "male", "1": "male",
+                "female": "female", "f": "female", "woman": "female", "0": "female"}
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be used (no folder, no valid pairs...)."""
+
+
+def _stems(folder):
+    out = {}
+    for name in sorted(os.listdir(folder)):
+        stem, ext = os.path.splitext(name)
+        if ext.lower() in IMAGE_EXTS and not name.startswith("."):
+            out.setdefault(stem, os.path.join(folder, name))
+    return out
+
+
+def read_genders(path):
+    """{stem: 'male'|'female'} from 'name gender' lines or a two-column CSV."""
+    genders = {}
+    with open(path, newline="") as f:
+        rows = csv.reader(f) if path.endswith(".csv") else (line.split() for line in f)
+        for row in rows:
+            if len(row) < 2:
+                continue
+            g = GENDER_NAMES.get(row[1].strip().lower())
+            if g:
+                genders[os.path.splitext(row[0].strip())[0]] = g
+    return genders
+
+
+def load_photo(path, size):
+    try:
+        with Image.open(path) as img:
+            img.load()
+            rgb = img.convert("RGB")
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: {exc}") from None
+    if rgb.size != (size, size):
+        if rgb.size[0] != rgb.size[1]:
+            raise ImageError(f"{path}: photo is {rgb.size[0]}x{rgb.size[1]}, not square "
+                             f"(align it with scripts/align_faces.py)")
+        rgb = rgb.resize((size, size), Image.LANCZOS)
+    return np.asarray(rgb, dtype=np.uint8)
+
+
+def load_sketch_array(path, size):
+    try:
+        with Image.open(path) as img:
+            img.load()
+            gray = to_gray_on_white(img)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: {exc}") from None
+    return np.asarray(fit_square(gray, size)[0], dtype=np.uint8)
+
+
+class FaceDataset:
+    """Base: subclasses fill ``self.items`` with (sketch_path, photo_path, gender)."""
+
+    def __init__(self, opt, phase="train"):
+        self.opt = opt
+        self.size = opt.image_size
+        self.phase = phase
+        self.items = []
+        self.bad = set()
+        self._cache = {}
+
+    def __len__(self):
+        return len(self.items)
+
+    def name(self, index):
+        return os.path.basename(self.items[index][0])
+
+    def genders(self):
+        return [it[2] for it in self.items]
+
+    def load(self, index):
+        sketch_path, photo_path, gender = self.items[index]
+        sketch = load_sketch_array(sketch_path, self.size)
+        photo = load_photo(photo_path, self.size) if photo_path else None
+        return sketch, photo, gender
+
+    def get(self, index):
+        """(sketch, photo, gender); a bad file is reported once and the next
+        good sample is returned in its place."""
+        n = len(self)
+        for step in range(n):
+            i = (index + step) % n
+            if i in self.bad:
+                continue
+            if i in self._cache:
+                return self._cache[i]
+            try:
+                sample = self.load(i)
+            except ImageError as exc:
+                self.bad.add(i)
+                print(f"skipped {exc}", file=sys.stderr)
+                continue
+            if getattr(self.opt, "cache", False):
+                self._cache[i] = sample
+            return sample
+        raise DatasetError(f"no readable samples left in the {self.opt.dataset_mode} dataset "
+                           f"at {getattr(self.opt, 'dataroot', '')}")
+
+
+class PairedDataset(FaceDataset):
+    def __init__(self, opt, phase="train"):
+        super().__init__(opt, phase)
+        root = opt.dataroot
+        sk_dir, ph_dir = os.path.join(root, "sketch"), os.path.join(root, "photo")
+        for d in (sk_dir, ph_dir):
+            if not os.path.isdir(d):
+                raise DatasetError(f"{d}: folder not found (the paired layout needs "
+                                   f"DATAROOT/sketch and DATAROOT/photo)")
+        sketches, photos = _stems(sk_dir), _stems(ph_dir)
+        genders = {}
+        for name in ("gender.txt", "gender.csv"):
+            if os.path.isfile(os.path.join(root, name)):
+                genders = read_genders(os.path.join(root, name))
+        self.items = [(sketches[s], photos[s], genders.get(s, "all"))
+                      for s in sorted(sketches) if s in photos]
+        if not self.items:
+            raise DatasetError(f"{root}: no sketch/photo pairs with matching names "
+                               f"({len(sketches)} sketches, {len(photos)} photos)")
+
+
+class CelebAMaskHQDataset(FaceDataset):
+    def __init__(self, opt, phase="train"):
+        super().__init__(opt, phase)
+        root = opt.dataroot
+        img_dir, sk_dir = os.path.join(root, "CelebA-HQ-img"), os.path.join(root, "sketch")
+        for d in (img_dir, sk_dir):
+            if not os.path.isdir(d):
+                raise DatasetError(f"{d}: folder not found (make the sketches with "
+                                   f"scripts/make_sketches.py --input {img_dir} --output {sk_dir})")
+        photos, sketches = _stems(img_dir), _stems(sk_dir)
+        split = self._split(root)
+        genders = self._genders(root)
+        stems = sorted((s for s in photos if s in sketches), key=lambda s: (len(s), s))
+        if split is not None:
+            want = {"train": "0", "val": "1", "test": "2"}[phase]
+            stems = [s for s in stems if split.get(s) == want]
+        self.items = [(sketches[s], photos[s], genders.get(s, "all")) for s in stems]
+        if not self.items:
+            raise DatasetError(f"{root}: no CelebA-HQ photos with sketches for phase {phase}")
+
+    @staticmethod
+    def _split(root):
+        mapping = os.path.join(root, "CelebA-HQ-to-CelebA-mapping.txt")
+        parts = os.path.join(root, "list_eval_partition.txt")
+        if not (os.path.isfile(mapping) and os.path.isfile(parts)):
+            return None
+        part_of = {}
+        with open(parts) as f:
+            for line in f:
+                cols = line.split()
+                if len(cols) == 2:
+                    part_of[cols[0]] = cols[1]
+        split = {}
+        with open(mapping) as f:
+            next(f, None)
+            for line in f:
+                cols = line.split()          # idx orig_idx orig_file
+                if len(cols) >= 3 and cols[2] in part_of:
+                    split[cols[0]] = part_of[cols[2]]
+        return split
+
+    @staticmethod
+    def _genders(root):
+        path = os.path.join(root, "CelebAMask-HQ-attribute-anno.txt")
+        if not os.path.isfile(path):
+            return {}
+        with open(path) as f:
+            lines = f.read().splitlines()
+        header = lines[1].split()
+        if "Male" not in header:
+            return {}
+        col = header.index("Male") + 1
+        out = {}
+        for line in lines[2:]:
+            cols = line.split()
+            if len(cols) > col:
+                out[os.path.splitext(cols[0])[0]] = "male" if cols[col] == "1" else "female"
+        return out
+
+
+class SyntheticDataset(FaceDataset):
+    """Procedural faces, sample i fixed by (seed, i): no files needed."""
+
+    def __init__(self, opt, phase="train"):
+        super().__init__(opt, phase)
+        n = int(getattr(opt, "n_samples", 0) or 0)
+        if n < 1:
+            raise DatasetError("--dataset_mode synthetic needs --n_samples >= 1")
+        offset = 0 if phase == "train" else 10 ** 6          # disjoint test faces
+        self.seed = opt.data_seed
+        self.items = [(f"synthetic_{offset + i:07d}.png", None, None) for i in range(n)]
+        self.offset = offset
+
+    def load(self, index):
+        from data.synthetic import make_sample
+        s = make_sample(self.seed, self.offset + index, self.size)
+        return s["sketch"], s["photo"], s["gender"]
+
+    def genders(self):
+        from data.synthetic import sample_params
+        return [sample_params(np.random.default_rng([self.seed, self.offset + i])).gender
+                for i in range(len(self))]
+
+
+_REGISTRY = {"paired": PairedDataset, "celeba": CelebAMaskHQDataset,
+             "synthetic": SyntheticDataset}
+
+
+def dataset_names():
+    return sorted(_REGISTRY)
+
+
+def register_dataset(name, cls):
+    _REGISTRY[name] = cls
+
+
+def create_dataset(opt, phase="train"):
+    if opt.dataset_mode not in _REGISTRY:
+        raise DatasetError(f"unknown dataset mode {opt.dataset_mode!r}; "
+                           f"choose one of {', '.join(dataset_names())}")
+    ds = _REGISTRY[opt.dataset_mode](opt, phase)
+    limit = getattr(opt, "max_dataset_size", 0) or 0
+    if limit and len(ds.items) > limit:
+        ds.items = ds.items[:limit]
+    return ds

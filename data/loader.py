@@ -1,0 +1,79 @@
+"""Deterministic batches with augmentation.
+
+The order of epoch e is a permutation seeded by (seed, e) and the
+augmentation of sample i in epoch e by (seed, e, i), so a resumed run sees
+exactly the batches an uninterrupted one would. Under MPI each process takes
+every world-th sample of the same order.
+"""
+
+import numpy as np
+
+
+def shift_image(img, dx, dy, fill):
+    """Translate by whole pixels; uncovered pixels get ``fill`` (or the edge)."""
+    if dx == 0 and dy == 0:
+        return img
+    h, w = img.shape[:2]
+    out = np.empty_like(img)
+    if fill == "edge":
+        ys = np.clip(np.arange(h) - dy, 0, h - 1)
+        xs = np.clip(np.arange(w) - dx, 0, w - 1)
+        return img[ys][:, xs]
+    out[...] = fill
+    src = img[max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
+    out[max(0, dy):max(0, dy) + src.shape[0], max(0, dx):max(0, dx) + src.shape[1]] = src
+    return out
+
+
+def augment(sketch, photo, rng, jitter=0, flip=False):
+    """Small random translation (same for sketch and photo) and optional
+    horizontal flip. A flip mirrors the face, so the left eye's strokes move
+    to the right eye's box: only use it when that is what you want."""
+    if jitter:
+        dx, dy = (int(v) for v in rng.integers(-jitter, jitter + 1, size=2))
+        sketch = shift_image(sketch, dx, dy, 255)
+        if photo is not None:
+            photo = shift_image(photo, dx, dy, "edge")
+    if flip and rng.random() < 0.5:
+        sketch = sketch[:, ::-1]
+        photo = photo[:, ::-1] if photo is not None else None
+    return np.ascontiguousarray(sketch), (np.ascontiguousarray(photo) if photo is not None else None)
+
+
+class BatchLoader:
+    def __init__(self, dataset, batch_size, seed=0, shuffle=True, jitter=0, flip=False,
+                 rank=0, world_size=1):
+        if len(dataset) < batch_size * world_size:
+            raise ValueError(f"the dataset has {len(dataset)} samples, fewer than one batch "
+                             f"({batch_size} x {world_size} processes)")
+        self.ds, self.batch_size, self.seed = dataset, batch_size, seed
+        self.shuffle, self.jitter, self.flip = shuffle, jitter, flip
+        self.rank, self.world = rank, world_size
+
+    def __len__(self):
+        """Batches per epoch (incomplete last batches are dropped)."""
+        return len(self.ds) // (self.batch_size * self.world)
+
+    def order(self, epoch):
+        n = len(self.ds)
+        if not self.shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self.seed, epoch]).permutation(n)
+
+    def epoch(self, epoch, start=0):
+        """Yield batches ``start..len-1`` of ``epoch`` as dicts of arrays."""
+        order = self.order(epoch)
+        per_step = self.batch_size * self.world
+        for it in range(start, len(self)):
+            chunk = order[it * per_step:(it + 1) * per_step][self.rank::self.world]
+            sketches, photos, genders = [], [], []
+            for i in chunk:
+                sketch, photo, gender = self.ds.get(int(i))
+                rng = np.random.default_rng([self.seed, epoch, int(i)])
+                sketch, photo = augment(sketch, photo, rng, self.jitter, self.flip)
+                sketches.append(sketch)
+                photos.append(photo)
+                genders.append(gender)
+            yield {"sketch": np.stack(sketches),
+                   "photo": np.stack(photos) if photos[0] is not None else None,
+                   "gender": genders, "index": chunk}

@@ -1,0 +1,224 @@
+"""The three training stages of the paper, selected by ``--stage``.
+
+* ``ae``: the five component autoencoders, on sketches alone.
+* ``banks``: encode every training sketch into the per-part feature banks
+  (split by gender when the dataset has genders).
+* ``combine``: FM decoders + generator trained as a conditional GAN
+  (multi-scale LSGAN, feature matching, VGG perceptual, total variation and
+  L1 losses) with the encoders frozen.
+"""
+
+import os
+import shutil
+
+import numpy as np
+from tqdm import tqdm
+
+from models import checkpoint as ckpt
+from models.AE_Model import AEModel
+from models.base_model import load_network
+from models.base_trainer import BaseTrainer, jt
+from models.Combine_Model import CombineModel
+from models.losses import feature_matching, l1, lsgan, mse, total_variation
+from models.optim import Adam
+from models.Sketch2Face_Model import sketch_to_array, to_uint8
+from util.components import PART_NAMES, PARTS
+
+
+class AETrainer(BaseTrainer):
+    stage = "ae"
+
+    def __init__(self, opt):
+        super().__init__(opt)
+        self.parts = {p: AEModel(opt, p).train() for p in PARTS}
+        params = [v for ae in self.parts.values()
+                  for v in ae.encoder.parameters() + ae.decoder.parameters()]
+        self.optim = Adam(params, opt.lr, (opt.beta1, opt.beta2), opt.eps)
+        self.recon = mse if opt.ae_loss == "mse" else l1
+
+    def networks(self):
+        nets = {}
+        for p, ae in self.parts.items():
+            nets[f"encoder_{PART_NAMES[p]}"] = ae.encoder
+            nets[f"decoder_{PART_NAMES[p]}"] = ae.decoder
+        return nets
+
+    def optimizers(self):
+        return {"ae": self.optim}
+
+    def step(self, batch):
+        x = sketch_to_array(batch["sketch"])
+        losses, total = {}, 0.0
+        for p, ae in self.parts.items():
+            crop = jt.array(ae.crop(x))
+            loss = self.recon(ae.decoder(ae.encoder(crop)), crop)
+            losses[f"rec_{PART_NAMES[p]}"] = loss
+            total = total + loss
+        self.optim.step(total * self.opt.lambda_recon)
+        return self.losses_to_floats(losses)
+
+    def visuals(self, batch):
+        x = sketch_to_array(batch["sketch"][:1])
+        out = [("sketch", batch["sketch"][0])]
+        with jt.no_grad():          # eval mode: a display must not move BatchNorm statistics
+            for p, ae in self.parts.items():
+                ae.eval()
+                rec = ae.decode(ae.encode(ae.crop(x)))
+                ae.train()
+                out.append((f"{PART_NAMES[p]}_rec", self.sketch_image(rec[0])))
+        return out
+
+    def export(self, tag):
+        for ae in self.parts.values():
+            ae.save(self.dir, tag)
+
+
+def copy_ae_files(src, dst):
+    """Put the trained encoders/decoders (and banks) of ``src`` into ``dst``
+    so that ``dst`` is a complete checkpoint folder."""
+    if os.path.abspath(src) == os.path.abspath(dst):
+        return
+    os.makedirs(os.path.join(dst, "AE_whole"), exist_ok=True)
+    for name in os.listdir(os.path.join(src, "AE_whole")):
+        if name.startswith("latest_") or name.endswith(("_feature.bin", "_feature.npy")):
+            shutil.copy2(os.path.join(src, "AE_whole", name), os.path.join(dst, "AE_whole", name))
+
+
+def build_banks(opt, batch_size=16):
+    """Encode the training sketches with the trained encoders of
+    ``opt.ae_from`` and write the banks into ``opt.expr_dir``."""
+    from data.datasets import create_dataset
+    ds = create_dataset(opt, "train")
+    genders = [g if g in ckpt.GENDERS else "all" for g in ds.genders()]
+    split = all(g in ckpt.GENDERS for g in genders) and len(set(genders)) == 2
+    parts = {p: AEModel(opt, p).load(opt.ae_from, decoder=False).eval() for p in PARTS}
+    latents = {p: [] for p in PARTS}
+    kept = []
+    for start in tqdm(range(0, len(ds), batch_size), desc="encoding sketches", unit="batch"):
+        idx = range(start, min(start + batch_size, len(ds)))
+        sketches = []
+        for i in idx:
+            if i in ds.bad:
+                continue
+            try:
+                sketches.append(ds.load(i)[0])
+                kept.append(i)
+            except Exception as exc:  # reported once, like in training
+                ds.bad.add(i)
+                print(f"skipped {exc}")
+        if not sketches:
+            continue
+        x = sketch_to_array(np.stack(sketches))
+        for p, ae in parts.items():
+            latents[p].append(ae.encode(ae.crop(x)))
+    written = []
+    for p in PARTS:
+        z = np.concatenate(latents[p])
+        if split:
+            g = np.array([genders[i] for i in kept])
+            for gender in ckpt.GENDERS:
+                path = ckpt.bank_path(opt.expr_dir, p, gender)
+                ckpt.write_bank(path, z[g == gender])
+                written.append(path)
+        else:
+            path = ckpt.bank_path(opt.expr_dir, p, "all")
+            ckpt.write_bank(path, z)
+            written.append(path)
+    copy_ae_files(opt.ae_from, opt.expr_dir)
+    print(f"wrote {len(written)} banks of {len(kept)} sketches "
+          f"({'split by gender' if split else 'one bank per part'}) to "
+          f"{os.path.join(opt.expr_dir, 'AE_whole')}")
+    return 0
+
+
+class CombineTrainer(BaseTrainer):
+    stage = "combine"
+
+    def __init__(self, opt):
+        super().__init__(opt)
+        self.encoders = {}
+        for p in PARTS:
+            ae = AEModel(opt, p)
+            load_network(ae.encoder, ckpt.encoder_path(opt.ae_from, p))
+            ae.encoder.eval()
+            self.encoders[p] = ae
+        copy_ae_files(opt.ae_from, opt.expr_dir)
+        self.model = CombineModel(opt, is_train=True).train()
+        self.use_d = opt.lambda_gan > 0 or opt.lambda_feat > 0
+        self.vgg = None
+        if opt.lambda_vgg > 0:
+            from models.vgg import VGGLoss, load_vgg
+            self.vgg = VGGLoss(load_vgg(opt.vgg, opt.vgg_path or None))
+        g_params = [v for n in self.model.fm.values() for v in n.parameters()]
+        g_params += self.model.netG.parameters()
+        betas = (opt.beta1, opt.beta2)
+        self.optim_G = Adam(g_params, opt.lr, betas, opt.eps)
+        self.optim_D = Adam(self.model.netD.parameters(), opt.lr, betas, opt.eps) \
+            if self.use_d else None
+
+    def networks(self):
+        nets = {n: net for n, net in self.model.networks().items()
+                if n != "D" or self.use_d}
+        return nets
+
+    def optimizers(self):
+        out = {"G": self.optim_G}
+        if self.use_d:
+            out["D"] = self.optim_D
+        return out
+
+    def _inputs(self, batch):
+        x = sketch_to_array(batch["sketch"])
+        with jt.no_grad():
+            latents = {p: ae.encoder(jt.array(ae.crop(x))).stop_grad()
+                       for p, ae in self.encoders.items()}
+        real = jt.array(batch["photo"].astype(np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0)
+        return jt.array(x), latents, real
+
+    def step(self, batch):
+        opt = self.opt
+        cond, latents, real = self._inputs(batch)
+        fake = self.model.generate(latents)
+        losses, loss_g = {}, 0.0
+        if self.use_d:
+            pred_fake = self.model.netD(jt.concat([cond, fake], 1))
+            pred_real = self.model.netD(jt.concat([cond, real], 1))
+            if opt.lambda_gan > 0:
+                losses["G_GAN"] = lsgan(pred_fake, True)
+                loss_g = loss_g + losses["G_GAN"] * opt.lambda_gan
+            if opt.lambda_feat > 0:
+                losses["G_GAN_Feat"] = feature_matching(pred_fake, pred_real)
+                loss_g = loss_g + losses["G_GAN_Feat"] * opt.lambda_feat
+        if self.vgg is not None:
+            losses["G_VGG"] = self.vgg(fake, real)
+            loss_g = loss_g + losses["G_VGG"] * opt.lambda_vgg
+        if opt.lambda_tv > 0:
+            losses["G_TV"] = total_variation(fake)
+            loss_g = loss_g + losses["G_TV"] * opt.lambda_tv
+        if opt.lambda_l1 > 0:
+            losses["G_L1"] = l1(fake, real)
+            loss_g = loss_g + losses["G_L1"] * opt.lambda_l1
+        if self.use_d:
+            d_fake = self.model.netD(jt.concat([cond, fake.detach()], 1))
+            losses["D_fake"] = lsgan(d_fake, False)
+            losses["D_real"] = lsgan(pred_real, True)
+        self.optim_G.step(loss_g)
+        if self.use_d:
+            self.optim_D.step((losses["D_fake"] + losses["D_real"]) * 0.5)
+        return self.losses_to_floats(losses)
+
+    def visuals(self, batch):
+        one = {k: (v[:1] if v is not None and k != "gender" else v) for k, v in batch.items()}
+        _, latents, _ = self._inputs(one)
+        self.model.eval()           # a display must not move BatchNorm statistics
+        with jt.no_grad():
+            fake = self.model.generate(latents).numpy()
+        self.model.train()
+        return [("sketch", batch["sketch"][0]), ("output", to_uint8(fake[0]).transpose(1, 2, 0)),
+                ("target", batch["photo"][0])]
+
+    def export(self, tag):
+        self.model.save(self.dir, tag)
+
+
+TRAINERS = {"ae": AETrainer, "combine": CombineTrainer}

