@@ -52,6 +52,7 @@ class BaseTrainer:
 
     def __init__(self, opt):
         self.opt = opt
+        jt.set_global_seed(opt.seed)          # same seed, same initial weights
         self.rank = jt.rank if jt.in_mpi else 0
         self.world = jt.world_size if jt.in_mpi else 1
         self.main = self.rank == 0

@@ -126,17 +126,6 @@ def test_thinning_gives_one_pixel_lines():
     assert thin.sum() >= 40 and not (thin & ~mask).any()
 
 
-@pytest.mark.skipif(not hasattr(getattr(cv2, "ximgproc", None), "thinning"),
-                    reason="OpenCV contrib (cv2.ximgproc) not installed")
-def test_thinning_matches_opencv_contrib():
-    rng = np.random.default_rng(0)
-    for density in (0.3, 0.6):
-        mask = rng.random((60, 70)) < density
-        ref = cv2.ximgproc.thinning(mask.astype(np.uint8) * 255,
-                                    thinningType=cv2.ximgproc.THINNING_ZHANGSUEN) > 0
-        assert np.array_equal(zhang_suen_thinning(mask), ref)
-
-
 # ------------------------------------------------------------- make_sketches
 def run_make_sketches(*args):
     return subprocess.run([sys.executable, os.path.join("scripts", "make_sketches.py"), *args],
