@@ -50,8 +50,8 @@ def drawn_face(size=512, seed=0):
 
 
 def synthetic_face(size=512):
-    synthetic = pytest.importorskip("data.synthetic")
-    return next(synthetic.generate(1, 3, size=size))["photo"]
+    from data.synthetic import make_sample
+    return make_sample(3, 0, size)["photo"]
 
 
 @pytest.fixture(scope="module", params=["drawn", "synthetic"])
