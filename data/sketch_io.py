@@ -6,6 +6,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from models.checkpoint import atomic_write
+from util.components import CANONICAL_SIZE
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
@@ -33,13 +34,18 @@ def list_images(inputs):
     return files
 
 
-def to_gray_on_white(img):
-    """Any PIL image -> 'L'; transparent pixels become white."""
+def on_white(img):
+    """Any PIL image with transparency composited onto white (others as they are)."""
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img = Image.alpha_composite(white, rgba)
-    return img.convert("L")
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return img
+
+
+def to_gray_on_white(img):
+    """Any PIL image -> 'L'; transparent pixels become white."""
+    return on_white(img).convert("L")
 
 
 def fit_square(gray, size):
@@ -59,21 +65,32 @@ def fit_square(gray, size):
     return gray, note
 
 
-def load_sketch(path, size):
-    """(uint8 (size, size) sketch, [notes]) from any image file.
-
-    Raises ImageError naming the file when it is not a usable image."""
+def open_image(path):
+    """The decoded PIL image at ``path``; ImageError naming the file otherwise."""
     try:
         with Image.open(path) as img:
             img.load()
-            gray = to_gray_on_white(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        reason = "not an image" if isinstance(exc, UnidentifiedImageError) else str(exc)
-        raise ImageError(f"{path}: {reason}") from None
+            return img.copy()
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{path}: unreadable image ({exc})") from None
+
+
+def load_sketch(path, size):
+    """(uint8 (size, size) sketch, [notes]) from any image file.
+
+    Inputs that are not 512x512 (the canonical sketch size) are padded to a
+    square and resized with a one-line note; 512 inputs are resized to the
+    model's size quietly.
+    Raises ImageError naming the file when it is not a usable image."""
+    gray = to_gray_on_white(open_image(path))
     if gray.size[0] < 1 or gray.size[1] < 1:
         raise ImageError(f"{path}: empty image")
+    w, h = gray.size
     gray, note = fit_square(gray, size)
-    notes = [note] if note else []
+    canonical = w == h == CANONICAL_SIZE      # the expected input: resized without a notice
+    notes = [note] if note and not canonical else []
     arr = np.asarray(gray, dtype=np.uint8).copy()
     if arr.min() >= 128:
         notes.append("the sketch is empty (no dark strokes): the result is an average-looking face")

@@ -3,7 +3,7 @@
 import numpy as np
 
 from models import checkpoint as ckpt
-from models.base_model import jt, load_network, save_network
+from models.base_model import jt, load_network, materialize, save_network
 from models.manifold import LatentBank
 from models.networks import ComponentEncoder, SketchDecoder
 from util.components import PART_NAMES, PARTS, scaled_boxes
@@ -37,6 +37,7 @@ class AEModel:
                     norm=opt.ae_norm, variant=opt.variant)
         self.encoder = ComponentEncoder(self.crop_size, **args)
         self.decoder = SketchDecoder(self.crop_size, **args)
+        materialize(self.encoder, self.decoder)
         self._banks = {}
 
     # -------------------------------------------------------------- nets

@@ -3,7 +3,7 @@
 import numpy as np
 
 from models import checkpoint as ckpt
-from models.base_model import jt, load_network, save_network
+from models.base_model import jt, load_network, materialize, save_network
 from models.networks import FeatureDecoder, GlobalGenerator, MultiscaleDiscriminator
 from util.components import PART_NAMES, PARTS, PASTE_ORDER, nose_paste_rows, scaled_boxes
 
@@ -24,6 +24,7 @@ class CombineModel:
             self.netD = MultiscaleDiscriminator(1 + 3, opt.ndf, opt.n_layers_D, opt.num_D,
                                                 opt.norm_D)
         self._masks = {p: self._paste_mask(p) for p in PASTE_ORDER}
+        materialize(*self.networks().values())
 
     def networks(self):
         nets = dict((f"DE_{PART_NAMES[p]}", n) for p, n in self.fm.items())

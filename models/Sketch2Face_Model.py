@@ -26,7 +26,9 @@ def sketch_to_array(sketches):
 
 
 def to_uint8(x):
-    return np.clip((np.asarray(x) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+    """[-1, 1] -> uint8; NaN (from damaged weights) becomes mid-grey."""
+    x = np.nan_to_num(np.asarray(x, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+    return np.clip((x + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
 
 
 class Sketch2FaceModel:

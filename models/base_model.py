@@ -8,6 +8,14 @@ from util.jittor_env import get_jittor
 jt = get_jittor()
 
 
+def materialize(*nets):
+    """Compute every parameter now. Jittor 1.3.11 miscompiles fused kernels in
+    which a not-yet-executed one-element parameter (a PatchGAN's last bias, say)
+    is broadcast ("op0_outputstride0 was not declared"); executed parameters
+    are plain variables and never hit that path."""
+    jt.sync([v for net in nets for v in net.state_dict().values()])
+
+
 def network_shapes(net):
     return {k: tuple(v.shape) for k, v in net.state_dict().items()}
 
@@ -20,6 +28,7 @@ def load_network(net, path):
     check_params(path, params, {k: tuple(v.shape) for k, v in state.items()})
     for name, var in state.items():
         var.update(jt.array(params[name].astype(str(var.dtype), copy=False)))
+    materialize(net)
     return net
 
 

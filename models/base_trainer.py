@@ -97,6 +97,7 @@ class BaseTrainer:
             params = state["nets"][name]
             for k, v in net.state_dict().items():
                 v.update(jt.array(params[k]))
+            jt.sync(list(net.state_dict().values()))
         for name, o in self.optimizers().items():
             o.load_state_dict(state["optim"][name])
         return state["epoch"], state["iter"], state["steps"]

@@ -23,6 +23,7 @@ class Adam:
         self.t = 0
         self.m = [jt.zeros(p.shape, p.dtype).stop_grad() for p in self.params]
         self.v = [jt.zeros(p.shape, p.dtype).stop_grad() for p in self.params]
+        jt.sync(self.m + self.v)      # see models.base_model.materialize
 
     def step(self, loss):
         grads = jt.grad(loss, self.params)
@@ -48,6 +49,7 @@ class Adam:
         self.t, self.lr = int(state["t"]), float(state["lr"])
         for dst, src in zip(self.m + self.v, list(state["m"]) + list(state["v"])):
             dst.update(jt.array(np.asarray(src)))
+        jt.sync(self.m + self.v)
 
 
 def lr_at(epoch, opt):

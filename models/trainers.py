@@ -143,8 +143,8 @@ class CombineTrainer(BaseTrainer):
             ae.encoder.eval()
             self.encoders[p] = ae
         copy_ae_files(opt.ae_from, opt.expr_dir)
-        self.model = CombineModel(opt, is_train=True).train()
         self.use_d = opt.lambda_gan > 0 or opt.lambda_feat > 0
+        self.model = CombineModel(opt, is_train=self.use_d).train()   # D only when used
         self.vgg = None
         if opt.lambda_vgg > 0:
             from models.vgg import VGGLoss, load_vgg
@@ -157,9 +157,7 @@ class CombineTrainer(BaseTrainer):
             if self.use_d else None
 
     def networks(self):
-        nets = {n: net for n, net in self.model.networks().items()
-                if n != "D" or self.use_d}
-        return nets
+        return self.model.networks()
 
     def optimizers(self):
         out = {"G": self.optim_G}

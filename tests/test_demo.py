@@ -31,6 +31,8 @@ def inputs(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     face_sketch(128).save(folder / "gray.png")
+    face_sketch(512).save(folder / "canonical.png")             # 512: resized quietly
+    face_sketch(200).save(folder / "small.png")
     face_sketch(128, "RGB").save(folder / "rgb.jpg", quality=95)
     rgba = Image.new("RGBA", (300, 200), (0, 0, 0, 0))          # transparent = white
     ImageDraw.Draw(rgba).line([10, 10, 290, 190], fill=(0, 0, 0, 255), width=3)
@@ -48,9 +50,12 @@ def test_batch_converts_and_skips_bad_files(tiny_params, inputs, tmp_path, capsy
     assert "notes.png: not an image" in captured.err
     assert "odd_size_rgba.png: 300x200 is not square" in captured.err
     assert "empty.png: the sketch is empty" in captured.err
-    assert "converted 4, skipped 1" in captured.out
+    assert "small.png: 200x200 resized to 128x128" in captured.err
+    assert "canonical.png" not in captured.err
+    assert "converted 6, skipped 1" in captured.out
     names = sorted(os.listdir(out))
-    assert names == sorted(f"{n}{s}.png" for n in ("empty", "gray", "odd_size_rgba", "rgb")
+    assert names == sorted(f"{n}{s}.png" for n in ("canonical", "empty", "gray", "odd_size_rgba",
+                                                    "rgb", "small")
                            for s in ("", "_shadow"))
     face = np.asarray(Image.open(out / "gray.png"))
     assert face.shape == (128, 128, 3) and face.dtype == np.uint8

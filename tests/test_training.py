@@ -1,0 +1,166 @@
+"""Training stages on tiny generated data: losses go down, resumption is
+exact, banks round-trip, bad files are skipped."""
+
+import os
+import pickle
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import run_script
+
+TINY = ["--preset", "tiny", "--dataset_mode", "synthetic", "--n_samples", "16",
+        "--batch_size", "4", "--print_freq", "1", "--save_latest_freq", "1000"]
+
+
+def train(argv):
+    from options.train_options import TrainOptions
+    from models.trainers import TRAINERS
+    opt = TrainOptions().parse(argv)
+    trainer = TRAINERS[opt.stage](opt)
+    assert trainer.run() == 0
+    return trainer
+
+
+def test_ae_stage_learns_and_resumes_exactly(tmp_path):
+    common = TINY + ["--stage", "ae", "--checkpoints_dir", str(tmp_path), "--niter", "3", "--save_epoch_freq", "1",
+                     "--niter_decay", "0", "--lr", "0.001"]
+    full = train(common + ["--name", "full", "--max_iters", "10"])
+    totals = [sum(step.values()) for step in full.history]
+    assert len(totals) == 10
+    assert np.mean(totals[-3:]) < 0.8 * np.mean(totals[:3])        # it learns
+
+    train(common + ["--name", "cut", "--max_iters", "5"])
+    resumed = train(common + ["--name", "cut", "--max_iters", "10", "--continue_train"])
+    assert len(resumed.history) == 5
+    for a, b in zip(full.history[5:], resumed.history):
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-7), k
+
+    expr = tmp_path / "full"
+    log = (expr / "loss_log.txt").read_text()
+    assert "(epoch: 3, iters: 2," in log and "rec_remainder" in log
+    assert (expr / "web" / "ae" / "index.html").is_file()
+    assert (expr / "AE_whole" / "latest_net_encoder_.pkl").is_file()
+    assert (expr / "AE_whole" / "1_net_encoder_eye1.pkl").is_file()        # per-epoch copy
+    assert '"image_size": 128' in (expr / "config.json").read_text()
+
+
+def test_banks_stage_round_trips(tmp_path):
+    from options.train_options import TrainOptions
+    from models.trainers import build_banks
+    from models import checkpoint as ckpt
+    from models.AE_Model import AEModel
+    from models.Sketch2Face_Model import sketch_to_array
+    from data.datasets import create_dataset
+    train(TINY + ["--stage", "ae", "--checkpoints_dir", str(tmp_path), "--name", "b",
+                  "--max_iters", "1"])
+    opt = TrainOptions().parse(TINY + ["--stage", "banks", "--checkpoints_dir", str(tmp_path),
+                                       "--name", "b"])
+    assert build_banks(opt) == 0
+    ds = create_dataset(opt)
+    genders = np.array(ds.genders())
+    ae = AEModel(opt, "mouth").load(opt.expr_dir).eval()
+    sketches = np.stack([ds.load(i)[0] for i in range(len(ds))])
+    expected = ae.encode(ae.crop(sketch_to_array(sketches)))
+    for gender in ("male", "female"):
+        bank = ckpt.read_bank(ckpt.bank_path(opt.expr_dir, "mouth", gender), opt.latent_dim)
+        np.testing.assert_allclose(bank, expected[genders == gender], rtol=1e-4, atol=1e-5)
+
+
+def test_combine_stage_learns_and_resumes_exactly(tmp_path):
+    common = TINY + ["--checkpoints_dir", str(tmp_path), "--niter", "4", "--niter_decay", "0",
+                     "--lambda_vgg", "0", "--lr", "0.001"]
+    train(common + ["--stage", "ae", "--name", "ae", "--max_iters", "1"])
+    ae_dir = str(tmp_path / "ae")
+    c = common + ["--stage", "combine", "--ae_from", ae_dir, "--num_D", "1", "--ndf", "8"]
+    full = train(c + ["--name", "full", "--max_iters", "8"])
+    l1 = [s["G_L1"] for s in full.history]
+    assert np.mean(l1[-3:]) < np.mean(l1[:3])
+    assert {"G_GAN", "G_GAN_Feat", "G_TV", "G_L1", "D_fake", "D_real"} <= set(full.history[0])
+    train(c + ["--name", "cut", "--max_iters", "5"])
+    resumed = train(c + ["--name", "cut", "--max_iters", "8", "--continue_train"])
+    for a, b in zip(full.history[5:], resumed.history):
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), k
+    expr = tmp_path / "full"
+    assert (expr / "Combine" / "latest_net_G.pkl").is_file()
+    assert (expr / "AE_whole" / "latest_net_encoder_nose.pkl").is_file()   # a complete folder
+    page = (expr / "web" / "combine" / "index.html").read_text()
+    assert "output" in page and "target" in page
+
+
+def test_losses_can_be_turned_off(tmp_path):
+    train(TINY + ["--stage", "ae", "--checkpoints_dir", str(tmp_path), "--name", "ae",
+                  "--max_iters", "1"])
+    t = train(TINY + ["--stage", "combine", "--checkpoints_dir", str(tmp_path), "--name", "c",
+                      "--ae_from", str(tmp_path / "ae"), "--max_iters", "1", "--lambda_vgg", "0",
+                      "--lambda_gan", "0", "--lambda_feat", "0", "--lambda_tv", "0"])
+    assert set(t.history[0]) == {"G_L1"}
+    assert not (tmp_path / "c" / "Combine" / "latest_net_D.pkl").exists()
+
+
+def test_interrupted_state_write_keeps_the_previous_state(tmp_path, monkeypatch):
+    trainer = train(TINY + ["--stage", "ae", "--checkpoints_dir", str(tmp_path), "--name", "k",
+                            "--max_iters", "2"])
+    before = open(trainer.state_file, "rb").read()
+    import models.checkpoint as ck
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(ck.os, "fsync", killed)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.save_state(9, 9, 99)
+    assert open(trainer.state_file, "rb").read() == before
+    assert pickle.loads(before)["steps"] == 2
+
+
+def test_paired_dataset_skips_a_corrupt_file(tmp_path, capsys):
+    from data.datasets import DatasetError, create_dataset
+    from options.train_options import TrainOptions
+    from data.synthetic import make_sample
+    root = tmp_path / "pairs"
+    (root / "sketch").mkdir(parents=True)
+    (root / "photo").mkdir()
+    for i in range(3):
+        s = make_sample(0, i, 128)
+        Image.fromarray(s["sketch"]).save(root / "sketch" / f"{i}.png")
+        Image.fromarray(s["photo"]).save(root / "photo" / f"{i}.jpg")
+    (root / "photo" / "1.jpg").write_bytes(b"garbage")
+    (root / "gender.txt").write_text("0.png male\n1.png female\n2.png female\n")
+    opt = TrainOptions().parse(["--stage", "ae", "--preset", "tiny", "--dataset_mode", "paired",
+                                "--dataroot", str(root)])
+    ds = create_dataset(opt)
+    assert len(ds) == 3 and ds.genders() == ["male", "female", "female"]
+    sketch, photo, gender = ds.get(1)          # the corrupt pair is replaced by the next one
+    assert gender == "female" and photo.shape == (128, 128, 3)
+    ds.get(1)
+    err = capsys.readouterr().err
+    assert err.count("skipped") == 1 and "1.jpg: not an image" in err   # reported once
+    empty = tmp_path / "empty"
+    (empty / "sketch").mkdir(parents=True)
+    (empty / "photo").mkdir()
+    opt.dataroot = str(empty)
+    with pytest.raises(DatasetError, match="no sketch/photo pairs"):
+        create_dataset(opt)
+
+
+def test_train_py_reports_bad_setups(tmp_path, capsys):
+    rc = run_script("train.py", ["--stage", "combine", "--preset", "tiny", "--checkpoints_dir",
+                                 str(tmp_path), "--name", "x", "--n_samples", "8",
+                                 "--batch_size", "4", "--lambda_vgg", "0"])
+    assert rc == 2
+    assert "latest_net_encoder_eye1.pkl: checkpoint file not found" in capsys.readouterr().err
+    rc = run_script("train.py", ["--stage", "ae", "--preset", "tiny", "--checkpoints_dir",
+                                 str(tmp_path), "--name", "y", "--dataset_mode", "paired",
+                                 "--dataroot", str(tmp_path / "missing")])
+    assert rc == 2
+    assert "missing/sketch: folder not found" in capsys.readouterr().err
+
+
+def test_lr_schedule():
+    from types import SimpleNamespace
+    from models.optim import lr_at
+    opt = SimpleNamespace(lr=1.0, niter=2, niter_decay=3)
+    assert [round(lr_at(e, opt), 3) for e in range(1, 6)] == [1.0, 1.0, 0.75, 0.5, 0.25]
