@@ -164,6 +164,19 @@ def check_params(path, params, expected):
             raise CheckpointError(f"{path}: parameter {name!r} holds NaN or infinite values")
 
 
+def weights_digest(params, names):
+    """SHA-256 over (name, shape, little-endian float32 bytes) of the arrays
+    ``names`` in that order (identifies converted weights independently of
+    the file they are stored in)."""
+    h = hashlib.sha256()
+    for name in names:
+        arr = np.ascontiguousarray(params[name], dtype="<f4")
+        h.update(name.encode() + b"\0")
+        h.update(np.asarray(arr.shape, dtype="<i8").tobytes())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
 # ---------------------------------------------------------------- banks
 def read_bank(path, dim):
     """A feature bank (N, dim) float32 from a raw .bin or a .npy file."""

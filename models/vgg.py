@@ -38,7 +38,7 @@ import zipfile
 
 import numpy as np
 
-from models.checkpoint import CheckpointError
+from models.checkpoint import CheckpointError, weights_digest
 from util.jittor_env import get_jittor
 
 jt = get_jittor()
@@ -50,7 +50,7 @@ CONVERTER = os.path.join(REPO_ROOT, "scripts", "convert_vgg16.py")
 VGG_CHOICES = ("auto", "vgg16", "vgg19", "random")
 
 # SHA-256 of the converted weights as defined by scripts/convert_vgg16.py's
-# weights_digest (name, shape, float32 bytes of conv1_1.weight .. conv5_3.bias).
+# models.checkpoint.weights_digest (name, shape, float32 bytes of conv1_1.weight .. conv5_3.bias).
 VGG16_WEIGHTS_SHA256 = "d2909ff166848f0071b0fe218874c8599efcfb55cd0bafc2e894f6d492ecbaab"
 VGG16_FORMAT = "deepfacedrawing-vgg16-npz/1"
 
@@ -280,17 +280,6 @@ def _auto_convert(path):
         raise VGGWeightsError(f"converting VGG16 weights failed: {exc}") from None
 
 
-def _weights_digest(params, names):
-    """The same digest as scripts/convert_vgg16.py's weights_digest."""
-    h = hashlib.sha256()
-    for name in names:
-        arr = np.ascontiguousarray(params[name], dtype="<f4")
-        h.update(name.encode() + b"\0")
-        h.update(np.asarray(arr.shape, dtype="<i8").tobytes())
-        h.update(arr.tobytes())
-    return h.hexdigest()
-
-
 def read_vgg16_npz(path, expected_sha256=VGG16_WEIGHTS_SHA256):
     """name -> float32 array from a converted VGG16 .npz, after checking its
     format, input convention and weights digest (stored and pinned)."""
@@ -312,7 +301,7 @@ def read_vgg16_npz(path, expected_sha256=VGG16_WEIGHTS_SHA256):
     names = [f"{n}.{s}" for n, _ in conv_layout("vgg16") for s in ("weight", "bias")]
     if sorted(arrays) != sorted(names):
         raise VGGWeightsError(f"{path}: holds {len(arrays)} arrays, not the 26 of VGG16; {hint}")
-    digest = _weights_digest(arrays, names)
+    digest = weights_digest(arrays, names)
     if digest != meta.get("weights_sha256"):
         raise VGGWeightsError(f"{path}: weights do not match their recorded checksum "
                               f"(damaged or altered); {hint}")

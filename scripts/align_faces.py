@@ -29,15 +29,12 @@ from tqdm import tqdm  # noqa: E402
 from data.align import BORDERS, align_from_landmarks  # noqa: E402
 from data.sketch_extract import load_photo  # noqa: E402
 from data.sketch_io import ImageError, list_images, save_png  # noqa: E402
+from util.cli import UsageError, check_folders  # noqa: E402
 
 INSTALL_HINT = ("dlib is not installed; install it with: "
                 "pip install dlib-bin==20.0.1.post1 face-recognition-models==0.3.0")
 PREDICTOR_NAME = "shape_predictor_68_face_landmarks.dat"
 DEBIAN_PREDICTOR = "/usr/share/dlib/" + PREDICTOR_NAME
-
-
-class UsageError(Exception):
-    """A bad command line or a missing dependency; main() exits 2."""
 
 
 def parse_args(argv=None):
@@ -57,12 +54,7 @@ def parse_args(argv=None):
 
 
 def check_args(args):
-    if not os.path.isdir(args.input):
-        raise UsageError(f"--input {args.input}: not a folder")
-    if os.path.exists(args.output) and not os.path.isdir(args.output):
-        raise UsageError(f"--output {args.output}: exists and is not a folder")
-    if os.path.realpath(args.input) == os.path.realpath(args.output):
-        raise UsageError("--output must differ from --input")
+    check_folders(args.input, args.output)
     if args.size < 16:
         raise UsageError(f"--size {args.size}: must be at least 16")
     if args.upsample < 0:

@@ -38,7 +38,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
-from models.checkpoint import CheckpointError, atomic_write  # noqa: E402
+from models.checkpoint import CheckpointError, atomic_write, weights_digest  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(REPO_ROOT, "params", "vgg16_imagenet.npz")
@@ -72,18 +72,6 @@ def vgg16_layout():
             layout.append((f"conv{b}_{i}", (cout, cin, 3, 3), (cout,)))
             cin = cout
     return layout
-
-
-def weights_digest(params, names):
-    """SHA-256 over (name, shape, little-endian float32 bytes) of the arrays
-    ``names`` in that order; stored in the file and checked on load."""
-    h = hashlib.sha256()
-    for name in names:
-        arr = np.ascontiguousarray(params[name], dtype="<f4")
-        h.update(name.encode() + b"\0")
-        h.update(np.asarray(arr.shape, dtype="<i8").tobytes())
-        h.update(arr.tobytes())
-    return h.hexdigest()
 
 
 def sha256_file(path):

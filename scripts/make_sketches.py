@@ -24,10 +24,7 @@ from tqdm import tqdm  # noqa: E402
 
 from data.sketch_extract import METHODS, extract_sketch, load_photo  # noqa: E402
 from data.sketch_io import ImageError, list_images, save_png  # noqa: E402
-
-
-class UsageError(Exception):
-    """A bad command line; main() reports it and exits 2."""
+from util.cli import UsageError, check_folders  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -44,12 +41,7 @@ def parse_args(argv=None):
 
 def check_args(args):
     """Raise UsageError for arguments argparse cannot judge."""
-    if not os.path.isdir(args.input):
-        raise UsageError(f"--input {args.input}: not a folder")
-    if os.path.exists(args.output) and not os.path.isdir(args.output):
-        raise UsageError(f"--output {args.output}: exists and is not a folder")
-    if os.path.realpath(args.input) == os.path.realpath(args.output):
-        raise UsageError("--output must differ from --input (sketches would overwrite photos)")
+    check_folders(args.input, args.output)
     if args.size != 0 and args.size < 8:
         raise UsageError(f"--size {args.size}: use 0 (keep) or at least 8")
     if args.workers < 1:

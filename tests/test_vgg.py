@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from models import vgg
-from models.checkpoint import CheckpointError
+from models.checkpoint import CheckpointError, weights_digest
 from models.vgg import VGGLoss, VGGWeightsError, jt, load_vgg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -195,7 +195,7 @@ def _write_npz(path, params, **meta_changes):
     conv = _converter()
     names = list(params)
     meta = {"format": vgg.VGG16_FORMAT, "input": conv.INPUT_CONVENTION, "names": names,
-            "weights_sha256": conv.weights_digest(params, names)}
+            "weights_sha256": weights_digest(params, names)}
     meta.update(meta_changes)
     path.write_bytes(conv.npz_bytes(params, meta))
 
