@@ -164,3 +164,33 @@ def test_lr_schedule():
     from models.optim import lr_at
     opt = SimpleNamespace(lr=1.0, niter=2, niter_decay=3)
     assert [round(lr_at(e, opt), 3) for e in range(1, 6)] == [1.0, 1.0, 0.75, 0.5, 0.25]
+
+
+def test_celebamask_hq_layout_with_split_and_genders(tmp_path):
+    """A small stand-in of the CelebAMask-HQ layout: official split and the
+    Male attribute are used when their files are there."""
+    from data.datasets import create_dataset
+    from data.synthetic import make_sample
+    from options.train_options import TrainOptions
+    root = tmp_path / "CelebAMask-HQ"
+    (root / "CelebA-HQ-img").mkdir(parents=True)
+    (root / "sketch").mkdir()
+    for i in range(4):
+        s = make_sample(5, i, 256)                    # resized to the configured 128
+        Image.fromarray(s["photo"]).save(root / "CelebA-HQ-img" / f"{i}.jpg")
+        Image.fromarray(s["sketch"]).save(root / "sketch" / f"{i}.png")
+    (root / "CelebA-HQ-to-CelebA-mapping.txt").write_text(
+        "idx orig_idx orig_file\n0 10 000011.jpg\n1 20 000021.jpg\n2 30 000031.jpg\n3 40 000041.jpg\n")
+    (root / "list_eval_partition.txt").write_text(
+        "000011.jpg 0\n000021.jpg 0\n000031.jpg 2\n000041.jpg 0\n")
+    (root / "CelebAMask-HQ-attribute-anno.txt").write_text(
+        "4\nBangs Male Smiling\n0.jpg -1 1 1\n1.jpg 1 -1 -1\n2.jpg -1 1 -1\n3.jpg 1 -1 1\n")
+    opt = TrainOptions().parse(["--stage", "ae", "--preset", "tiny", "--dataset_mode", "celeba",
+                                "--dataroot", str(root)])
+    train_set = create_dataset(opt, "train")
+    assert [os.path.basename(p) for p, _, _ in train_set.items] == ["0.png", "1.png", "3.png"]
+    assert train_set.genders() == ["male", "female", "female"]
+    sketch, photo, _ = train_set.get(0)
+    assert sketch.shape == (128, 128) and photo.shape == (128, 128, 3)
+    test_set = create_dataset(opt, "test")
+    assert [os.path.basename(p) for p, _, _ in test_set.items] == ["2.png"]
