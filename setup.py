@@ -12,9 +12,9 @@ setup(
     description="DeepFaceDrawing (SIGGRAPH 2020) in Jittor: sketches to faces, "
                 "with training, evaluation and a drawing app",
     python_requires=">=3.8",
-    packages=find_packages(include=["configs", "options", "models", "data", "util"]),
-    package_data={"configs": ["*.json"]},
-    py_modules=["demo"],
+    packages=find_packages(include=["configs", "options", "models", "data", "util", "app"]),
+    package_data={"configs": ["*.json"], "app": ["static/*"]},
+    py_modules=["demo", "draw", "train"],
     install_requires=[
         "jittor==1.3.11.0",
         "numpy<2",

@@ -77,24 +77,33 @@ def open_image(path):
         raise ImageError(f"{path}: unreadable image ({exc})") from None
 
 
-def load_sketch(path, size):
-    """(uint8 (size, size) sketch, [notes]) from any image file.
+def sketch_from_image(img, size):
+    """(uint8 (size, size) sketch, [notes]) from a PIL image.
 
     Inputs that are not 512x512 (the canonical sketch size) are padded to a
     square and resized with a one-line note; 512 inputs are resized to the
-    model's size quietly.
-    Raises ImageError naming the file when it is not a usable image."""
-    gray = to_gray_on_white(open_image(path))
-    if gray.size[0] < 1 or gray.size[1] < 1:
-        raise ImageError(f"{path}: empty image")
+    model's size quietly."""
+    gray = to_gray_on_white(img)
     w, h = gray.size
+    if w < 1 or h < 1:
+        raise ImageError("empty image")
     gray, note = fit_square(gray, size)
-    canonical = w == h == CANONICAL_SIZE      # the expected input: resized without a notice
+    canonical = w == h == CANONICAL_SIZE
     notes = [note] if note and not canonical else []
     arr = np.asarray(gray, dtype=np.uint8).copy()
     if arr.min() >= 128:
         notes.append("the sketch is empty (no dark strokes): the result is an average-looking face")
     return arr, notes
+
+
+def load_sketch(path, size):
+    """``sketch_from_image`` of an image file; ImageError naming the file."""
+    try:
+        return sketch_from_image(open_image(path), size)
+    except ImageError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise ImageError(f"{path}: {exc}") from None
 
 
 def encode_png(arr):

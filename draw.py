@@ -1,0 +1,74 @@
+"""The drawing app: draw a face sketch in the browser, watch it become a face.
+
+    python draw.py                         # the bundled model, http://127.0.0.1:8000/
+    python draw.py --params Params --port 0
+
+Prints the address to open. Listens on 127.0.0.1 (this machine only) unless
+--host says otherwise. Ctrl+C stops it. Exit status 2: bad arguments,
+missing or damaged checkpoints, or the port cannot be opened.
+"""
+
+import os
+import sys
+import time
+
+from options.draw_options import DrawOptions
+
+
+def fail(msg):
+    print(f"error: {msg}", file=sys.stderr)
+    return 2
+
+
+def say(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    opt = DrawOptions().parse(argv)
+    from models.checkpoint import WHERE_FROM, CheckpointError
+
+    if not os.path.isdir(opt.params):
+        return fail(f"checkpoint folder {opt.params} not found. {WHERE_FROM}")
+    from util import jittor_env
+    try:
+        jittor_env.setup(opt.gpu)
+    except jittor_env.JittorSetupError as exc:
+        return fail(str(exc))
+    jt = jittor_env.get_jittor()
+    jt.set_global_seed(opt.seed)
+
+    from app.server import AppServer, load_app
+    try:
+        app = load_app(opt)
+    except CheckpointError as exc:
+        return fail(str(exc))
+    if not opt.host_is_loopback:
+        say(f"warning: listening on {opt.host}: anyone who can reach this machine on port "
+            f"{opt.port} can use the app (and its CPU/GPU). Use the default --host 127.0.0.1 "
+            f"to keep it to this machine.")
+    try:
+        server = AppServer(app, opt.host, opt.port)
+    except OSError as exc:
+        hint = " (is another copy running? --port 0 picks a free port)" if opt.port else ""
+        return fail(f"cannot listen on {opt.host}:{opt.port}: {exc.strerror or exc}{hint}")
+    try:
+        if not opt.no_warmup:
+            say("model loaded; warming up (the first run compiles Jittor's kernels)...")
+            start = time.time()
+            app.warm_up()
+            say(f"ready in {time.time() - start:.1f} s ({app.description})")
+        print(f"DeepFaceDrawing app: {server.url}", flush=True)
+        if opt.host in ("0.0.0.0", "::"):
+            say(f"(listening on every interface, port {server.port})")
+        say("Ctrl+C stops the app.")
+        server.serve_forever()
+    except KeyboardInterrupt:
+        say("stopped.")
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Copy what inference needs from a training folder into a clean checkpoint
+folder in the authors' layout (no discriminator, optimiser state, per-epoch
+copies or result pages):
+
+    python scripts/export_params.py --src checkpoints/faces --dst params/faces
+"""
+
+import argparse
+import os
+import shutil
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from models import checkpoint as ckpt  # noqa: E402
+from util.components import PARTS  # noqa: E402
+
+
+def needed_files(src):
+    files = [ckpt.config_path(src), ckpt.generator_path(src)]
+    for part in PARTS:
+        files += [ckpt.encoder_path(src, part), ckpt.decoder_path(src, part),
+                  ckpt.fm_path(src, part)]
+        for gender in ckpt.GENDERS + ("all",):
+            for ext in (".bin", ".npy"):
+                path = ckpt.bank_path(src, part, gender, ext)
+                if os.path.isfile(path):
+                    files.append(path)
+    return files
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    ap.add_argument("--src", required=True, help="training folder (checkpoints/NAME)")
+    ap.add_argument("--dst", required=True, help="checkpoint folder to write")
+    ap.add_argument("--with_log", action="store_true", help="also copy loss_log.txt")
+    args = ap.parse_args(argv)
+    files = needed_files(args.src)
+    missing = [f for f in files if not os.path.isfile(f)]
+    if missing:
+        print(f"error: {missing[0]}: not found ({len(missing)} files missing); train every "
+              f"stage first", file=sys.stderr)
+        return 2
+    if args.with_log and os.path.isfile(os.path.join(args.src, "loss_log.txt")):
+        files.append(os.path.join(args.src, "loss_log.txt"))
+    total = 0
+    for f in files:
+        out = os.path.join(args.dst, os.path.relpath(f, args.src))
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        shutil.copyfile(f, out + ".tmp")
+        os.replace(out + ".tmp", out)
+        total += os.path.getsize(out)
+    print(f"exported {len(files)} files ({total / 2 ** 20:.1f} MB) to {args.dst}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

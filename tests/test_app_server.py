@@ -1,0 +1,481 @@
+"""The drawing app's server (app/server.py, draw.py): every endpoint, good and
+bad input, several clients at once. The server runs in a thread of this
+process on a free port, with a tiny random checkpoint folder."""
+
+import base64
+import http.client
+import io
+import json
+import os
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.conftest import run_script
+from util.components import BOXES_512, PART_NAMES, PARTS
+
+MAX_MB = 1      # the test server's upload limit
+
+
+# ------------------------------------------------------------------ helpers
+def face_sketch(size=512, mode="L"):
+    img = Image.new("L", (size, size), 255)
+    d = ImageDraw.Draw(img)
+    s = size / 512
+    d.ellipse([100 * s, 60 * s, 412 * s, 470 * s], outline=0, width=max(1, int(3 * s)))
+    for cx in (172, 319):
+        d.ellipse([(cx - 30) * s, 205 * s, (cx + 30) * s, 235 * s], outline=0, width=2)
+    d.line([256 * s, 250 * s, 246 * s, 330 * s, 266 * s, 330 * s], fill=0, width=2)
+    d.arc([206 * s, 350 * s, 306 * s, 410 * s], 10, 170, fill=0, width=3)
+    return img.convert(mode)
+
+
+def png_bytes(img, fmt="PNG", **kw):
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def data_url(img):
+    return "data:image/png;base64," + base64.b64encode(png_bytes(img)).decode()
+
+
+def decode_data_url(url):
+    assert url.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))))
+
+
+def call(server, method, path, body=None, headers=None, timeout=120):
+    """(status, headers, JSON or bytes) of one request on a new connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+    try:
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            headers = {"Content-Type": "application/json", **(headers or {})}
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.getheader("Content-Type", "").startswith("application/json"):
+            data = json.loads(data)
+        return resp.status, resp, data
+    finally:
+        conn.close()
+
+
+def raw(server, request_bytes, timeout=30):
+    """Send raw bytes, return the raw answer (status line first)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as s:
+        s.sendall(request_bytes)
+        chunks = []
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def convert(server, **fields):
+    body = {"sketch": data_url(face_sketch())}
+    body.update(fields)
+    return call(server, "POST", "/api/convert", body)
+
+
+# ------------------------------------------------------------------ the server
+@pytest.fixture(scope="module")
+def server(tiny_params):
+    from options.draw_options import DrawOptions
+    opt = DrawOptions().parse(["--params", tiny_params, "--max_upload_mb", str(MAX_MB),
+                               "--port", "0"])
+    from util import jittor_env
+    jittor_env.setup(opt.gpu)
+    from app.server import AppServer, load_app, start_in_thread
+    app = load_app(opt)
+    app.warm_up()
+    srv = AppServer(app, opt.host, 0)
+    start_in_thread(srv)
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+# ------------------------------------------------------------------ page and files
+def test_page_and_static_files(server):
+    status, resp, body = call(server, "GET", "/")
+    assert status == 200 and resp.getheader("Content-Type").startswith("text/html")
+    assert b'src="static/app.js"' in body and b'href="static/app.css"' in body
+    assert "default-src 'self'" in resp.getheader("Content-Security-Policy")
+    for name, ctype in (("app.js", "text/javascript"), ("app.css", "text/css"),
+                        ("index.html", "text/html")):
+        status, resp, body = call(server, "GET", f"/static/{name}")
+        assert status == 200 and resp.getheader("Content-Type").startswith(ctype), name
+        assert len(body) == int(resp.getheader("Content-Length")) > 100
+    status, resp, body = call(server, "HEAD", "/")
+    assert status == 200 and body == b"" and int(resp.getheader("Content-Length")) > 100
+
+
+def test_page_uses_no_outside_resources():
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app", "static")
+    for name in os.listdir(root):
+        text = open(os.path.join(root, name), encoding="utf-8").read()
+        assert "http://" not in text and "https://" not in text and "//cdn" not in text, name
+
+
+@pytest.mark.parametrize("path", ["/static/../server.py", "/static/%2e%2e/server.py",
+                                  "/static/", "/static/nothing.js", "/static/.hidden.js",
+                                  "/static/sub/app.js", "/nothing", "/api/nothing", "/api"])
+def test_unknown_paths_are_404(server, path):
+    status, _, body = call(server, "GET", path)
+    assert status == 404 and "no such" in body["error"]
+
+
+@pytest.mark.parametrize("method,path,allowed", [
+    ("GET", "/api/convert", "POST"), ("PUT", "/api/convert", "POST"),
+    ("POST", "/api/info", "GET, HEAD"), ("DELETE", "/", "GET, HEAD"),
+    ("PATCH", "/api/load", "POST"), ("POST", "/static/app.js", "GET, HEAD")])
+def test_wrong_method_is_405(server, method, path, allowed):
+    status, resp, body = call(server, method, path, body=b"" if method != "GET" else None)
+    assert status == 405 and resp.getheader("Allow") == allowed
+    assert f"{method} is not allowed" in body["error"]
+
+
+# ------------------------------------------------------------------ info
+def test_info(server):
+    status, resp, info = call(server, "GET", "/api/info")
+    assert status == 200 and resp.getheader("Cache-Control") == "no-store"
+    assert info["canvas_size"] == 512 and info["image_size"] == 128
+    assert [p["name"] for p in info["parts"]] == [PART_NAMES[p] for p in PARTS]
+    assert {p["key"]: tuple(p["box"]) for p in info["parts"]} == BOXES_512
+    assert info["genders"] == ["male", "female", "all"]
+    assert info["k_max"] == 80                          # 40 male + 40 female latents
+    assert info["defaults"] == {"k": 15, "gender": "all", "shadow": True,
+                                "refine": {PART_NAMES[p]: 1.0 for p in PARTS}}
+    assert "128x128" in info["model"] and info["max_upload_bytes"] == MAX_MB * 1024 * 1024
+
+
+# ------------------------------------------------------------------ convert
+def test_convert_gives_the_models_result(server):
+    status, _, out = convert(server, k=7, refine={"eye1": 0.3, "all": 0.8}, gender="female",
+                             shadow=True, session="a", seq=4)
+    assert status == 200, out
+    image, shadow = decode_data_url(out["image"]), decode_data_url(out["shadow"])
+    assert image.shape == (128, 128, 3) and shadow.shape == (128, 128)
+    assert out["size"] == 128 and out["seq"] == 4 and out["notes"] == [] and out["seconds"] > 0
+    # the same as converting the sketch directly (as demo.py would)
+    from data.sketch_io import fit_square
+    sketch = np.asarray(fit_square(face_sketch(), 128)[0])[None]
+    refine = {"eye1": 0.3, "eye2": 0.8, "nose": 0.8, "mouth": 0.8, "": 0.8}
+    app = server.app
+    with app.lock:
+        ref = app.model.convert(sketch, 7, refine, "female", True)
+    assert np.abs(image.astype(int) - ref["images"][0]).max() <= 1
+    assert np.abs(shadow.astype(int) - ref["shadows"][0]).max() <= 1
+
+
+def test_convert_parameters_change_the_result(server):
+    def image(**kw):
+        status, _, out = convert(server, shadow=False, **kw)
+        assert status == 200, out
+        assert out["shadow"] is None
+        return decode_data_url(out["image"]).astype(int)
+
+    base = image(refine={"all": 1.0})
+    assert np.abs(image(refine={"all": 0.0}) - base).max() > 0
+    assert np.abs(image(refine="mouth=0.2") - base).max() > 0          # the --refine syntax
+    assert np.abs(image(refine={"remainder": 0.0}) - base).max() > 0   # user-facing name
+    assert np.abs(image(k=1) - base).max() > 0
+    assert np.array_equal(image(), base)                               # defaults: t = 1, K = 15
+
+
+def test_convert_accepts_other_sizes_and_formats(server):
+    rgba = Image.new("RGBA", (300, 200), (0, 0, 0, 0))                 # transparent = white
+    ImageDraw.Draw(rgba).line([10, 10, 290, 190], fill=(0, 0, 0, 255), width=3)
+    status, _, out = call(server, "POST", "/api/convert", {"sketch": data_url(rgba)})
+    assert status == 200 and out["notes"] == ["300x200 is not square: padded with white "
+                                              "and resized to 128x128"]
+    plain = base64.b64encode(png_bytes(face_sketch(128, "RGB"), "JPEG")).decode()
+    status, _, out = call(server, "POST", "/api/convert", {"sketch": plain})
+    assert status == 200 and out["notes"] == []       # the model's own size: no note
+    assert decode_data_url(out["shadow"]).shape == (128, 128)          # shadow on by default
+
+
+def tiny_png_truncated():
+    data = png_bytes(face_sketch())
+    return data[:len(data) // 2]
+
+
+@pytest.mark.parametrize("body,message", [
+    ({"k": 3}, "'sketch' is missing"),
+    ({"sketch": ""}, "'sketch' is missing"),
+    ({"sketch": 12}, "'sketch' is missing"),
+    ({"sketch": "data:image/png,abc"}, "without base64"),
+    ({"sketch": "%%% not base64 %%%"}, "not valid base64"),
+    ({"sketch": base64.b64encode(b"just some text, not a picture").decode()}, "not an image"),
+    ({"sketch": base64.b64encode(tiny_png_truncated()).decode()}, "damaged image"),
+    ({"sketch": "data:image/png;base64,"}, "is empty"),
+])
+def test_convert_rejects_bad_sketches(server, body, message):
+    status, _, out = call(server, "POST", "/api/convert", body)
+    assert status == 400 and message in out["error"], out
+
+
+@pytest.mark.parametrize("fields,message", [
+    ({"k": 0}, "k must be between 1 and 80"),
+    ({"k": 81}, "k must be between 1 and 80"),
+    ({"k": -3}, "k must be between"),
+    ({"k": "5"}, "k must be a whole number"),
+    ({"k": 2.5}, "k must be a whole number"),
+    ({"k": True}, "k must be a whole number"),
+    ({"k": None}, "k must be a whole number"),
+    ({"refine": {"eye3": 0.5}}, "unknown face part 'eye3'"),
+    ({"refine": {"eye1": 1.5}}, "outside [0, 1]"),
+    ({"refine": {"all": -0.1}}, "outside [0, 1]"),
+    ({"refine": {"nose": "high"}}, "must be a number"),
+    ({"refine": {"nose": True}}, "must be a number"),
+    ({"refine": "mouth=abc"}, "is not a number"),
+    ({"refine": "2"}, "outside [0, 1]"),
+    ({"refine": [1, 2]}, "refine must be an object"),
+    ({"gender": "other"}, "gender must be one of male, female, all"),
+    ({"gender": 1}, "gender must be one of"),
+    ({"shadow": "yes"}, "shadow must be true or false"),
+    ({"session": "s" * 101}, "session must be a string"),
+    ({"session": "s", "seq": -1}, "seq must be a whole number"),
+    ({"seq": 3}, "seq needs a session"),
+])
+def test_convert_rejects_bad_parameters(server, fields, message):
+    status, _, out = convert(server, **fields)
+    assert status == 400 and message in out["error"], out
+
+
+@pytest.mark.parametrize("body,message", [
+    (b"not json at all", "not valid JSON"),
+    (b"\xff\xfe\x00garbage", "not valid JSON"),
+    (b"[1, 2, 3]", "must be a JSON object"),
+    (b'"a string"', "must be a JSON object"),
+    (b"", "not valid JSON"),
+])
+def test_convert_rejects_malformed_json(server, body, message):
+    status, _, out = call(server, "POST", "/api/convert", body,
+                          headers={"Content-Type": "application/json"})
+    assert status == 400 and message in out["error"]
+
+
+# ------------------------------------------------------------------ size limits
+def test_huge_upload_is_413_and_the_server_goes_on(server):
+    big = os.urandom(MAX_MB * 1024 * 1024 + 1000)
+    status, _, out = call(server, "POST", "/api/convert", big)
+    assert status == 413 and "too large" in out["error"] and "--max_upload_mb" in out["error"]
+    status, _, out = call(server, "POST", "/api/load", big)
+    assert status == 413
+    # a length announced but never sent: answered at once, without reading it
+    answer = raw(server, b"POST /api/convert HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         b"Content-Length: 999999999999\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert call(server, "GET", "/api/info")[0] == 200
+
+
+def test_too_many_pixels_is_413(server):
+    huge = Image.new("L", (6000, 5000), 255)          # compresses to a few KB
+    status, _, out = call(server, "POST", "/api/convert", {"sketch": data_url(huge)})
+    assert status == 413 and "6000x5000" in out["error"]
+
+
+@pytest.mark.parametrize("request_bytes,status", [
+    (b"POST /api/convert HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"411"),
+    (b"POST /api/convert HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"5\r\nhello\r\n0\r\n\r\n", b"411"),
+    (b"POST /api/convert HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ten\r\n\r\n", b"400"),
+    (b"POST /api/convert HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 50\r\n\r\n{\"sk", b"400"),
+    (b"COMPLETE GARBAGE\r\n\r\n", b"400"),
+    (b"BREW /api/info HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", b"501"),
+])
+def test_malformed_requests(server, request_bytes, status):
+    if request_bytes.endswith(b"{\"sk"):                # the body ends early: the client hangs up
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as s:
+            s.sendall(request_bytes)
+            s.shutdown(socket.SHUT_WR)
+            answer = b""
+            while chunk := s.recv(65536):
+                answer += chunk
+    else:
+        answer = raw(server, request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == status, answer
+    assert json.loads(body)["error"]
+
+
+# ------------------------------------------------------------------ who may ask
+def test_foreign_host_and_origin_are_refused(server):
+    status, _, out = call(server, "GET", "/api/info", headers={"Host": "evil.example:8000"})
+    assert status == 403 and "localhost" in out["error"]
+    status, _, out = call(server, "POST", "/api/convert", {"sketch": data_url(face_sketch())},
+                          headers={"Origin": "http://evil.example"})
+    assert status == 403 and "other sites" in out["error"]
+    host = f"localhost:{server.port}"
+    status, _, _ = call(server, "GET", "/api/info", headers={"Host": host})
+    assert status == 200
+    status, _, _ = call(server, "POST", "/api/convert", {"sketch": data_url(face_sketch(128))},
+                        headers={"Host": host, "Origin": f"http://{host}"})
+    assert status == 200
+
+
+# ------------------------------------------------------------------ load
+def test_load_normalises_a_sketch_file(server):
+    src = face_sketch(300, "RGB").resize((300, 200))
+    status, _, out = call(server, "POST", "/api/load", png_bytes(src, "JPEG", quality=95))
+    assert status == 200, out
+    la = decode_data_url(out["sketch"])
+    assert la.shape == (512, 512, 2)                   # black strokes, alpha = darkness
+    assert la[..., 0].max() == 0 and la[..., 1].max() > 200
+    assert la[:60, :, 1].max() == 0                     # the white padding is transparent
+    assert out["notes"] == ["300x200 is not square: padded with white and resized to 512x512"]
+    status, _, out = call(server, "POST", "/api/load", png_bytes(face_sketch()))
+    assert status == 200 and out["notes"] == []
+    status, _, out = call(server, "POST", "/api/load", png_bytes(Image.new("L", (64, 64), 255)))
+    assert status == 200 and "no dark strokes" in out["notes"][-1]
+
+
+@pytest.mark.parametrize("body,status,message", [
+    (b"", 400, "is empty"),
+    (b"%PDF-1.4 not an image", 400, "not an image"),
+    (b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", 400, "not an image"),  # no Ghostscript
+    (tiny_png_truncated(), 400, "damaged image"),
+])
+def test_load_rejects_bad_files(server, body, status, message):
+    code, _, out = call(server, "POST", "/api/load", body)
+    assert code == status and message in out["error"]
+
+
+# ------------------------------------------------------------------ robustness
+def test_an_internal_error_is_500_and_the_server_goes_on(server, monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated failure")
+    monkeypatch.setattr(server.app.model, "convert", broken)
+    status, _, out = convert(server)
+    assert status == 500 and "simulated failure" in out["error"]
+    assert "RuntimeError" in capsys.readouterr().err          # logged with its traceback
+    monkeypatch.undo()
+    assert convert(server)[0] == 200
+
+
+def test_several_clients_at_once(server):
+    results, errors = [], []
+
+    def client(i):
+        try:
+            if i % 3 == 0:
+                results.append(call(server, "GET", "/api/info")[0])
+            elif i % 3 == 1:
+                results.append(convert(server, k=1 + i, session=f"tab{i}", seq=1)[0])
+            else:
+                results.append(call(server, "POST", "/api/convert", b"broken")[0])
+        except Exception as exc:               # noqa: BLE001 - reported below
+            errors.append(repr(exc))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(9)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert sorted(results) == [200] * 6 + [400] * 3
+
+
+def test_a_newer_request_of_the_same_page_supersedes_a_waiting_one(server):
+    app = server.app
+    out = {}
+
+    def send(seq):
+        out[seq] = convert(server, session="page-1", seq=seq, shadow=False)[0]
+
+    with app.lock:                       # the model is busy: both requests wait
+        first = threading.Thread(target=send, args=(1,))
+        first.start()
+        deadline = time.time() + 30
+        while app._latest.get("page-1") != 1 and time.time() < deadline:
+            time.sleep(0.01)
+        second = threading.Thread(target=send, args=(2,))
+        second.start()
+        while app._latest.get("page-1") != 2 and time.time() < deadline:
+            time.sleep(0.01)
+    first.join(60)
+    second.join(60)
+    assert out == {1: 409, 2: 200}
+
+
+def test_a_request_whose_browser_hung_up_is_not_computed(server, monkeypatch):
+    app = server.app
+    calls = []
+    real = app.model.convert
+    monkeypatch.setattr(app.model, "convert", lambda *a, **k: calls.append(1) or real(*a, **k))
+    body = json.dumps({"sketch": data_url(face_sketch(128)), "session": "gone", "seq": 1}).encode()
+    with app.lock:
+        s = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        s.sendall(b"POST /api/convert HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                  b"application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        deadline = time.time() + 30
+        while app._latest.get("gone") != 1 and time.time() < deadline:
+            time.sleep(0.01)
+        s.close()                        # the page aborted the request
+        time.sleep(0.2)
+    assert convert(server)[0] == 200     # the next one runs (and waits for the first)
+    assert len(calls) == 1
+
+
+# ------------------------------------------------------------------ draw.py
+def test_draw_py_reports_missing_checkpoints(tmp_path, capsys):
+    rc = run_script("draw.py", ["--params", str(tmp_path / "nothing"), "--preset", "tiny"])
+    assert rc == 2 and "checkpoint folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--port", "70000"], "--port must be between 0 and 65535"),
+    (["--max_upload_mb", "0"], "--max_upload_mb must be positive"),
+    (["--host", " "], "--host must not be empty"),
+])
+def test_draw_options_are_checked(argv, message, capsys):
+    from options.draw_options import DrawOptions
+    with pytest.raises(SystemExit) as exc:
+        DrawOptions().parse(["--preset", "tiny"] + argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_loopback_addresses():
+    from options.draw_options import is_loopback
+    assert all(map(is_loopback, ["127.0.0.1", "127.1.2.3", "localhost", "::1", "[::1]"]))
+    assert not any(map(is_loopback, ["0.0.0.0", "192.168.1.5", "::", "example.com"]))
+
+
+def test_draw_py_prints_its_address_and_warns_off_loopback(tiny_params, monkeypatch, capsys):
+    import app.server as server_module
+    seen = {}
+
+    def serve_forever(self, poll_interval=0.5):
+        seen["url"] = self.url
+        seen["info"] = self.app.info()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(server_module.AppServer, "serve_forever", serve_forever)
+    rc = run_script("draw.py", ["--params", tiny_params, "--port", "0", "--no_warmup"])
+    out = capsys.readouterr()
+    assert rc == 0 and f"DeepFaceDrawing app: {seen['url']}" in out.out
+    assert seen["url"].startswith("http://127.0.0.1:") and "warning" not in out.err
+    rc = run_script("draw.py", ["--params", tiny_params, "--port", "0", "--no_warmup",
+                                "--host", "0.0.0.0"])
+    out = capsys.readouterr()
+    assert rc == 0 and "warning: listening on 0.0.0.0" in out.err
+    assert "DeepFaceDrawing app: http://127.0.0.1:" in out.out
+
+
+def test_draw_py_reports_a_busy_port(tiny_params, capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        rc = run_script("draw.py", ["--params", tiny_params, "--port", str(port), "--no_warmup"])
+    err = capsys.readouterr().err
+    assert rc == 2 and f"cannot listen on 127.0.0.1:{port}" in err and "--port 0" in err
