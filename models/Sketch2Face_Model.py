@@ -10,6 +10,9 @@ from models.manifold import project, shadow_weights
 from util.components import PARTS, PASTE_ORDER, scaled_boxes
 
 
+SHADOW_WHITE_POINT = 0.8   # shadow greys lighter than this (0 black .. 1 white) show as white
+
+
 def feather_mask(size, ramp=0.25):
     """A (size, size) mask: 1 in the middle, fading smoothly to 0 at the
     edges over ``ramp`` of the side (for seamless shadow pasting)."""
@@ -82,8 +85,9 @@ class Sketch2FaceModel:
 
     def shadows(self, found, gender="all"):
         """Shadow images (B, H, W) uint8: each part's neighbours decoded and
-        blended (weights capped at 0.5, negatives dropped), pasted through
-        feathered masks onto the remainder's shadow."""
+        blended (weights capped at 0.5, negatives dropped), laid over the
+        remainder's shadow through feathered masks (darken: strokes of both
+        show, white covers nothing)."""
         n = self.opt.image_size
         batch = len(next(iter(found.values()))[0])
         canvas = np.ones((batch, n, n), np.float32)
@@ -99,10 +103,15 @@ class Sketch2FaceModel:
             if p == "":
                 canvas = blend
             else:
+                # darken through a feathered mask: white never covers strokes,
+                # so the remainder's blank boxes leave no seams
                 m = feather_mask(s)
                 region = canvas[:, y:y + s, x:x + s]
-                canvas[:, y:y + s, x:x + s] = m * blend + (1 - m) * region
-        return to_uint8(canvas)
+                canvas[:, y:y + s, x:x + s] = np.minimum(region, m * blend + (1 - m))
+        # levels: the light haze of averaged decodes (and the remainder's
+        # blank boxes against it) turns white; strokes keep their darkness
+        level = np.minimum(1.0, (canvas + 1.0) / (2.0 * SHADOW_WHITE_POINT))
+        return to_uint8(level * 2.0 - 1.0)
 
     def convert(self, sketches, k=None, refine=None, gender="all", shadow=False):
         """uint8 sketches (B, H, W) at the model's size -> dict with

@@ -139,3 +139,18 @@ def test_bad_arguments_exit_2(tiny_params, args, capsys):
 def test_missing_input_exits_2(tiny_params, tmp_path, capsys):
     assert demo(["--params", tiny_params, "--input", str(tmp_path / "none.png")]) == 2
     assert "none.png: no such file" in capsys.readouterr().err
+
+
+def test_bundled_default_model_converts_the_sample_sketches(tmp_path, capsys):
+    """The README's first command: demo.py with its defaults (params/default)."""
+    from tests.conftest import ROOT
+    samples = sorted(os.listdir(os.path.join(ROOT, "test_input")))
+    assert len([s for s in samples if s.endswith("_rough.png")]) >= 3
+    picked = [os.path.join(ROOT, "test_input", s) for s in samples[:2]]
+    assert demo(["--input", *picked, "--output", str(tmp_path), "--shadow"]) == 0
+    assert "converted 2, skipped 0" in capsys.readouterr().out
+    face = np.asarray(Image.open(tmp_path / samples[0]).convert("RGB"), dtype=np.float64)
+    assert face.shape == (128, 128, 3)
+    # a trained face, not noise: the centre (skin) is smoother than random output
+    centre = face[40:90, 40:90]
+    assert np.abs(np.diff(centre, axis=1)).mean() < 25
