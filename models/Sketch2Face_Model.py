@@ -43,6 +43,7 @@ class Sketch2FaceModel:
         self.combine = CombineModel(opt)
         self.boxes = scaled_boxes(opt.image_size)
         self.root = None
+        self._decoded = {}     # (part, gender) -> (neighbour indices, their decodes)
 
     def load(self, root, epoch="latest"):
         for ae in self.parts.values():
@@ -51,6 +52,7 @@ class Sketch2FaceModel:
         self.combine.load(root, epoch)
         self.combine.eval()
         self.root = root
+        self._decoded.clear()
         return self
 
     def check_banks(self, gender):
@@ -83,6 +85,19 @@ class Sketch2FaceModel:
             img = self.combine.generate({p: jt.array(z) for p, z in latents.items()}).numpy()
         return to_uint8(img).transpose(0, 2, 3, 1)
 
+    def decoded_neighbours(self, part, idx, gender="all"):
+        """The sketch decoder's crops (B*K, 1, S, S) of ``part``'s bank rows
+        ``idx`` (B, K). The last decodes per part and gender are kept: while
+        a drawing changes a little, most parts keep their K neighbours, and
+        the same rows decoded in the same batch give the same crops."""
+        hit = self._decoded.get((part, gender))
+        if hit is not None and np.array_equal(hit[0], idx):
+            return hit[1]
+        ae = self.parts[part]
+        decoded = ae.decode(ae.bank(self.root, gender).latents[idx.reshape(-1)])
+        self._decoded[(part, gender)] = (np.array(idx, copy=True), decoded)
+        return decoded
+
     def shadows(self, found, gender="all"):
         """Shadow images (B, H, W) uint8: each part's neighbours decoded and
         blended (weights capped at 0.5, negatives dropped), laid over the
@@ -93,9 +108,7 @@ class Sketch2FaceModel:
         canvas = np.ones((batch, n, n), np.float32)
         for p in ("",) + PASTE_ORDER:
             idx, w = found[p]
-            ae = self.parts[p]
-            bank = ae.bank(self.root, gender)
-            decoded = ae.decode(bank.latents[idx.reshape(-1)])           # (B*K, 1, S, S)
+            decoded = self.decoded_neighbours(p, idx, gender)           # (B*K, 1, S, S)
             s = decoded.shape[-1]
             decoded = decoded.reshape(batch, -1, s, s)
             blend = np.einsum("bk,bkhw->bhw", shadow_weights(w), decoded).astype(np.float32)

@@ -1,0 +1,168 @@
+"""scripts/benchmark.py: the FLOP counter against the reference figures, and
+a smoke run of the whole benchmark (tables complete, numbers positive).
+
+No timing is asserted here: the speed targets belong in the benchmark's
+output (docs/benchmarks.md), not in tests that run on any machine under any
+load."""
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+from util.jittor_env import get_jittor
+
+jt = get_jittor()
+SCRIPT = os.path.join(ROOT, "scripts", "benchmark.py")
+
+
+def load_benchmark():
+    spec = importlib.util.spec_from_file_location("dfd_benchmark", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return load_benchmark()
+
+
+# ---------------------------------------------------------------- FLOP counter
+def test_flops_of_the_official_networks_match_the_reference(bench, official_opt):
+    """Issue 6: encoders 23, FM decoders 163, G 376 GFLOP per 512x512 sketch."""
+    f = bench.model_flops(official_opt, batch=1)
+    for key, ref in bench.REFERENCE_GFLOP.items():
+        assert abs(f[key] / 1e9 - ref) <= 0.5, (key, f[key] / 1e9, ref)
+    assert f["networks"] == f["encoders"] + f["fm"] + f["G"]
+    assert 555e9 < f["pass"] < 565e9                      # "about 560 GFLOP"
+
+
+def test_flops_scale_with_the_batch(bench, tiny_opt):
+    one, eight = bench.model_flops(tiny_opt, 1), bench.model_flops(tiny_opt, 8)
+    assert all(eight[k] == 8 * one[k] for k in one)
+    assert one["shadows"] == one["sketch_decoders"] * tiny_opt.k
+
+
+def test_flops_of_single_layers(bench):
+    from jittor import nn
+    conv = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+    assert bench.count_flops(conv, (2, 3, 16, 16)) == (2 * 2 * 8 * 8 * 8 * 3 * 9, (2, 8, 8, 8))
+    # a transposed conv: every input pixel meets every weight once
+    up = nn.ConvTranspose(8, 4, 4, stride=2, padding=1)
+    assert bench.count_flops(up, (1, 8, 5, 5)) == (2 * 5 * 5 * 8 * 4 * 16, (1, 4, 10, 10))
+    up3 = nn.ConvTranspose(8, 4, 3, stride=2, padding=1, output_padding=1)
+    assert bench.count_flops(up3, (1, 8, 5, 5))[1] == (1, 4, 10, 10)
+    lin = nn.Linear(12, 5)
+    assert bench.count_flops(lin, (3, 3, 2, 2)) == (2 * 3 * 12 * 5, (3, 5))     # flattens
+    seq = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(2, 2, 3), nn.ReLU())
+    assert bench.count_flops(seq, (1, 2, 6, 6)) == (2 * 2 * 2 * 9 * 36, (1, 2, 6, 6))
+    with pytest.raises(ValueError, match="channels"):
+        bench.count_flops(conv, (1, 4, 16, 16))
+
+
+def test_flops_of_the_discriminator_follow_its_scales(bench):
+    from models.networks import MultiscaleDiscriminator, NLayerDiscriminator
+    d1 = NLayerDiscriminator(4, 16, 3)
+    f1, _ = bench.count_flops(d1, (1, 4, 64, 64))
+    f2, _ = bench.count_flops(d1, (1, 4, 32, 32))
+    two = MultiscaleDiscriminator(4, 16, 3, num_D=2)
+    total, outs = bench.count_flops(two, (1, 4, 64, 64))
+    assert f1 > 0 and len(outs) == 2
+    assert total > f1 and abs(total - (f1 + f2)) < 0.2 * f2      # the second sees 1/4 the pixels
+
+
+def test_an_unknown_heavy_layer_is_an_error_not_zero(bench):
+    from jittor import nn
+
+    class Odd(nn.Module):
+        def __init__(self):
+            self.kernel = jt.ones((4, 4))
+
+        def execute(self, x):
+            return x @ self.kernel
+
+    with pytest.raises(ValueError, match="does not know Odd"):
+        bench.count_flops(Odd(), (1, 4))
+
+
+def test_seeded_weights_are_the_same_everywhere(bench):
+    a = bench.seeded_weights({"model.1.weight": (4, 3, 3, 3), "bn.running_var": (4,)}, seed=5)
+    b = bench.seeded_weights({"bn.running_var": (4,), "model.1.weight": (4, 3, 3, 3)}, seed=5)
+    assert all((a[k] == b[k]).all() for k in a)
+    assert (a["bn.running_var"] > 0).all() and a["model.1.weight"].dtype.name == "float32"
+
+
+# ---------------------------------------------------------------- the whole benchmark
+def markdown_tables(text):
+    """{first header cell tuple: [rows as lists of cells]} of every table."""
+    tables, current = {}, None
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            current = None
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if current is None:
+            current = tuple(cells)
+            tables[current] = []
+        elif not all(set(c) <= {"-"} for c in cells):
+            tables[current].append(cells)
+    return tables
+
+
+def positive(cell):
+    return float(cell) > 0
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    raw = str(tmp_path_factory.mktemp("bench") / "raw.json")
+    env = dict(os.environ, PYTHONPATH=ROOT, DFD_GPU="off")
+    res = subprocess.run([sys.executable, SCRIPT, "--quick", "--gpu", "off", "--json", raw],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout, raw
+
+
+LATENCY = ("config", "batch", "network", "GFLOP", "median ms", "GFLOP/s", "floor ms",
+           "x floor", "PyTorch ms", "ours / PyTorch")
+
+
+def test_quick_run_prints_the_latency_table(quick_run):
+    out, _ = quick_run
+    assert "## Latency on cpu" in out
+    rows = markdown_tables(out)[LATENCY]
+    names = [r[2] for r in rows]
+    assert names == ["encoders (5)", "FM decoders (5)", "generator G", "all networks",
+                     "sketch-to-face pass", "pass + shadows"]
+    for r in rows:
+        assert r[0] == "tiny" and r[1] == "1"
+        assert all(positive(c) for c in r[3:8]), r
+        if r[8] != "-":                             # the PyTorch peer, when torch is here
+            assert positive(r[8]) and positive(r[9])
+
+
+def test_quick_run_reports_rate_flops_breakdown_memory_and_targets(quick_run):
+    out, raw = quick_run
+    tables = markdown_tables(out)
+    rate = tables[("device", "when", "product", "GFLOP/s")]
+    assert {r[1] for r in rate} >= {"start", "end"} and all(positive(r[3]) for r in rate)
+    assert re.search(r"Floor on cpu: FLOPs / [0-9.]+ GFLOP/s", out)
+    flops = tables[("config", "encoders (5)", "FM decoders (5)", "G", "pass",
+                    "shadows (K decodes x 5)")]
+    assert flops[0][0] == "tiny" and all(positive(c) for c in flops[0][1:])
+    stages = [t for k, t in tables.items() if k[:3] == ("device", "config", "batch")
+              and "first call" in k][0]
+    assert all(positive(c) for c in stages[0][3:])
+    memory = tables[("device", "config", "what", "batch", "MB after building", "peak MB",
+                     "fits 4 GB", "notes")]
+    what = {r[2]: r for r in memory}
+    assert positive(what["inference"][5]) and what["inference"][6] == "yes"
+    assert positive(what["training step (combine)"][5])
+    assert "NON-FINITE" not in what["training step (combine)"][7]
+    assert "## Targets" in out and "x the floor (target <= 2x)" in out
+    assert os.path.getsize(raw) > 0
