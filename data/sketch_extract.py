@@ -254,22 +254,12 @@ def load_photo(path):
     """uint8 (H, W, 3) RGB array from an image file (EXIF rotation applied,
     transparency over white). Raises ``data.sketch_io.ImageError`` naming
     the file when it cannot be read as an image."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps
 
-    from data.sketch_io import ImageError
+    from data.sketch_io import ImageError, on_white, open_image
 
-    try:
-        with Image.open(path) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-                rgba = img.convert("RGBA")
-                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                img = Image.alpha_composite(white, rgba)
-            rgb = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        reason = "not an image" if isinstance(exc, UnidentifiedImageError) else str(exc)
-        raise ImageError(f"{path}: {reason}") from None
+    img = on_white(ImageOps.exif_transpose(open_image(path)))
+    rgb = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
     if rgb.shape[0] < 1 or rgb.shape[1] < 1:
         raise ImageError(f"{path}: empty image")
     return rgb

@@ -11,6 +11,20 @@ if ROOT not in sys.path:
 MANIFEST = os.path.join(ROOT, "tests", "data", "official_checkpoint_manifest.json")  # from the reference notes
 
 
+def face_sketch(size=512, mode="L"):
+    """A simple face drawn in black on white (outline, eyes, nose, mouth)."""
+    from PIL import Image, ImageDraw
+    img = Image.new("L", (size, size), 255)
+    d = ImageDraw.Draw(img)
+    s = size / 512
+    d.ellipse([100 * s, 60 * s, 412 * s, 470 * s], outline=0, width=max(1, int(3 * s)))
+    for cx in (172, 319):
+        d.ellipse([(cx - 30) * s, 205 * s, (cx + 30) * s, 235 * s], outline=0, width=2)
+    d.line([256 * s, 250 * s, 246 * s, 330 * s, 266 * s, 330 * s], fill=0, width=2)
+    d.arc([206 * s, 350 * s, 306 * s, 410 * s], 10, 170, fill=0, width=3)
+    return img.convert(mode)
+
+
 def run_script(module_path, argv):
     """Run a script's main(argv) in this process (Jittor is already warm)."""
     import importlib.util

@@ -15,25 +15,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.conftest import run_script
+from tests.conftest import face_sketch, run_script
 from util.components import BOXES_512, PART_NAMES, PARTS
 
 MAX_MB = 1      # the test server's upload limit
 
 
 # ------------------------------------------------------------------ helpers
-def face_sketch(size=512, mode="L"):
-    img = Image.new("L", (size, size), 255)
-    d = ImageDraw.Draw(img)
-    s = size / 512
-    d.ellipse([100 * s, 60 * s, 412 * s, 470 * s], outline=0, width=max(1, int(3 * s)))
-    for cx in (172, 319):
-        d.ellipse([(cx - 30) * s, 205 * s, (cx + 30) * s, 235 * s], outline=0, width=2)
-    d.line([256 * s, 250 * s, 246 * s, 330 * s, 266 * s, 330 * s], fill=0, width=2)
-    d.arc([206 * s, 350 * s, 306 * s, 410 * s], 10, 170, fill=0, width=3)
-    return img.convert(mode)
-
-
 def png_bytes(img, fmt="PNG", **kw):
     buf = io.BytesIO()
     img.save(buf, format=fmt, **kw)

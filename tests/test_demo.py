@@ -7,23 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from tests.conftest import run_script
+from tests.conftest import face_sketch, run_script
 
 
 def demo(argv):
     return run_script("demo.py", argv)
-
-
-def face_sketch(size=512, mode="L"):
-    img = Image.new("L", (size, size), 255)
-    d = ImageDraw.Draw(img)
-    s = size / 512
-    d.ellipse([100 * s, 60 * s, 412 * s, 470 * s], outline=0, width=max(1, int(3 * s)))
-    for cx in (172, 319):
-        d.ellipse([(cx - 30) * s, 205 * s, (cx + 30) * s, 235 * s], outline=0, width=2)
-    d.line([256 * s, 250 * s, 246 * s, 330 * s, 266 * s, 330 * s], fill=0, width=2)
-    d.arc([206 * s, 350 * s, 306 * s, 410 * s], 10, 170, fill=0, width=3)
-    return img.convert(mode)
 
 
 @pytest.fixture()
