@@ -84,7 +84,7 @@ def main(argv=None):
         for i, (path, _) in enumerate(batch):
             name = output_name(path, used)
             save_png(os.path.join(opt.output, name), result["images"][i])
-            if opt.shadow:
+            if opt.shadow and result["shadows"] is not None:
                 save_png(os.path.join(opt.output, name[:-4] + "_shadow.png"), result["shadows"][i])
             converted += 1
         bar.update(len(batch))

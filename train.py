@@ -26,7 +26,7 @@ def main(argv=None):
 
     from data.datasets import DatasetError
     from models.checkpoint import CheckpointError
-    from models.trainers import TRAINERS, build_banks
+    from models.trainers import TRAINERS, StageError, build_banks
     try:
         from models.vgg import VGGWeightsError
     except ImportError:            # pragma: no cover - the module is part of the project
@@ -35,7 +35,8 @@ def main(argv=None):
         if opt.stage == "banks":
             return build_banks(opt)
         return TRAINERS[opt.stage](opt).run()
-    except (DatasetError, CheckpointError, VGGWeightsError, FileNotFoundError) as exc:
+    except (DatasetError, CheckpointError, VGGWeightsError, FileNotFoundError,
+            StageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -239,8 +239,8 @@ class SketchApp:
         self.verbose = bool(getattr(opt, "verbose", False))
         for g in GENDERS:                      # banks load now, errors come early
             model.check_banks(g)
-        self.k_max = min(max(len(model.parts[p].bank(model.root, g)) for g in GENDERS)
-                         for p in PARTS)
+        self.k_max = min((max(len(model.parts[p].bank(model.root, g)) for g in GENDERS)
+                          for p in model.parts), default=1)   # no parts: direct pipeline
         self._latest = collections.OrderedDict()   # session -> newest seq seen
         self._latest_lock = threading.Lock()
 

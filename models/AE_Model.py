@@ -9,11 +9,14 @@ from models.networks import ComponentEncoder, SketchDecoder
 from util.components import PART_NAMES, PARTS, scaled_boxes
 
 
-def crop_part(sketches, part, image_size):
+def crop_part(sketches, part, image_size, whole=False):
     """Crop ``part`` from sketches (B, 1, H, W) in [-1, 1] (white = 1).
 
-    The remainder is the whole sketch with the other boxes painted white."""
+    The remainder is the whole sketch with the other boxes painted white;
+    with ``whole`` (the whole-face ablation) it is the untouched sketch."""
     boxes = scaled_boxes(image_size)
+    if part == "" and whole:
+        return np.array(sketches, dtype=np.float32, copy=True)
     if part == "":
         out = np.array(sketches, dtype=np.float32, copy=True)
         for p in PARTS[:-1]:
@@ -32,6 +35,7 @@ class AEModel:
             raise ValueError(f"unknown part {part!r}")
         self.opt, self.part = opt, part
         self.name = PART_NAMES[part]
+        self.whole = getattr(opt, "pipeline", "components") == "whole_face"
         self.crop_size = scaled_boxes(opt.image_size)[part][2]
         args = dict(latent_dim=opt.latent_dim, ngf=opt.ae_ngf, n_down=opt.ae_n_down,
                     norm=opt.ae_norm, variant=opt.variant)
@@ -42,7 +46,7 @@ class AEModel:
 
     # -------------------------------------------------------------- nets
     def crop(self, sketches):
-        return crop_part(sketches, self.part, self.opt.image_size)
+        return crop_part(sketches, self.part, self.opt.image_size, self.whole)
 
     def encode(self, crops):
         """Crops (B, 1, S, S) in [-1, 1] -> latents (B, D) numpy."""

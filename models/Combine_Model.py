@@ -5,25 +5,32 @@ import numpy as np
 from models import checkpoint as ckpt
 from models.base_model import jt, load_network, materialize, save_network
 from models.networks import FeatureDecoder, GlobalGenerator, MultiscaleDiscriminator
-from util.components import PART_NAMES, PARTS, PASTE_ORDER, nose_paste_rows, scaled_boxes
+from util.components import (PART_NAMES, PASTE_ORDER, nose_paste_rows, pipeline_parts,
+                             scaled_boxes)
 
 
 class CombineModel:
     """Five FM decoders (latent -> feature map), pasted into one face map,
-    and the generator from that map to a photo."""
+    and the generator from that map to a photo.
+
+    Ablations (``opt.pipeline``): ``whole_face`` has one FM decoder for the
+    whole face and nothing pasted; ``direct`` has no FM decoders and the
+    generator takes the sketch itself (pix2pixHD)."""
 
     def __init__(self, opt, is_train=False):
         self.opt = opt
+        self.direct = getattr(opt, "pipeline", "components") == "direct"
         self.boxes = scaled_boxes(opt.image_size)
         self.fm = {p: FeatureDecoder(self.boxes[p][2], opt.fm_channels, opt.fm_nc,
-                                     opt.latent_dim, opt.ae_norm, opt.variant) for p in PARTS}
-        self.netG = GlobalGenerator(opt.fm_nc, 3, opt.ngf, opt.n_downsample_global,
-                                    opt.n_blocks_global, opt.norm)
+                                     opt.latent_dim, opt.ae_norm, opt.variant)
+                   for p in pipeline_parts(getattr(opt, "pipeline", "components"))}
+        self.netG = GlobalGenerator(1 if self.direct else opt.fm_nc, 3, opt.ngf,
+                                    opt.n_downsample_global, opt.n_blocks_global, opt.norm)
         self.netD = None
         if is_train:
             self.netD = MultiscaleDiscriminator(1 + 3, opt.ndf, opt.n_layers_D, opt.num_D,
                                                 opt.norm_D)
-        self._masks = {p: self._paste_mask(p) for p in PASTE_ORDER}
+        self._masks = {p: self._paste_mask(p) for p in PASTE_ORDER if p in self.fm}
         materialize(*self.networks().values())
 
     def networks(self):
@@ -52,6 +59,8 @@ class CombineModel:
         n = self.opt.image_size
         face = self.fm[""](latents[""])
         for part in PASTE_ORDER:
+            if part not in self.fm:
+                continue
             x, y, s = self.boxes[part]
             rows = self._paste_rows(part)
             patch = self.fm[part](latents[part])[:, :, :rows, :]
@@ -60,9 +69,10 @@ class CombineModel:
             face = face * (1.0 - mask) + placed * mask
         return face
 
-    def generate(self, latents):
-        """{part: latents} -> photos (B, 3, H, W) in [-1, 1]."""
-        return self.netG(self.feature_map(latents))
+    def generate(self, inputs):
+        """{part: latents} (or, for the direct pipeline, sketches
+        (B, 1, H, W) in [-1, 1]) -> photos (B, 3, H, W) in [-1, 1]."""
+        return self.netG(inputs if self.direct else self.feature_map(inputs))
 
     # -------------------------------------------------------------- modes
     def eval(self):
@@ -83,7 +93,7 @@ class CombineModel:
 
     # -------------------------------------------------------------- files
     def load(self, root, epoch="latest", discriminator=False):
-        for p in PARTS:
+        for p in self.fm:
             load_network(self.fm[p], ckpt.fm_path(root, p, epoch))
         load_network(self.netG, ckpt.generator_path(root, epoch))
         if discriminator and self.netD is not None:
@@ -91,7 +101,7 @@ class CombineModel:
         return self
 
     def save(self, root, epoch="latest"):
-        for p in PARTS:
+        for p in self.fm:
             save_network(self.fm[p], ckpt.fm_path(root, p, epoch))
         save_network(self.netG, ckpt.generator_path(root, epoch))
         if self.netD is not None:

@@ -7,7 +7,7 @@ from models.AE_Model import AEModel
 from models.base_model import jt
 from models.Combine_Model import CombineModel
 from models.manifold import project, shadow_weights
-from util.components import PARTS, PASTE_ORDER, scaled_boxes
+from util.components import PARTS, PASTE_ORDER, pipeline_parts, scaled_boxes
 
 
 SHADOW_WHITE_POINT = 0.8   # shadow greys lighter than this (0 black .. 1 white) show as white
@@ -35,11 +35,13 @@ def to_uint8(x):
 
 
 class Sketch2FaceModel:
-    """Five AEModels and a CombineModel, loaded from one checkpoint folder."""
+    """Five AEModels and a CombineModel, loaded from one checkpoint folder
+    (one AEModel for the whole-face ablation, none for the direct one)."""
 
     def __init__(self, opt):
         self.opt = opt
-        self.parts = {p: AEModel(opt, p) for p in PARTS}
+        self.pipeline = getattr(opt, "pipeline", "components")
+        self.parts = {p: AEModel(opt, p) for p in pipeline_parts(self.pipeline)}
         self.combine = CombineModel(opt)
         self.boxes = scaled_boxes(opt.image_size)
         self.root = None
@@ -106,7 +108,11 @@ class Sketch2FaceModel:
         n = self.opt.image_size
         batch = len(next(iter(found.values()))[0])
         canvas = np.ones((batch, n, n), np.float32)
+        if not found:                      # direct pipeline: no components, no shadow
+            return None
         for p in ("",) + PASTE_ORDER:
+            if p not in found:
+                continue
             idx, w = found[p]
             decoded = self.decoded_neighbours(p, idx, gender)           # (B*K, 1, S, S)
             s = decoded.shape[-1]
@@ -131,6 +137,11 @@ class Sketch2FaceModel:
         ``images`` (B, H, W, 3) uint8 and ``shadows`` (B, H, W) uint8 or None."""
         k = self.opt.k if k is None else k
         refine = refine if refine is not None else {p: 1.0 for p in PARTS}
+        if self.pipeline == "direct":
+            with jt.no_grad():
+                img = self.combine.generate(jt.array(sketch_to_array(sketches))).numpy()
+            return {"images": to_uint8(img).transpose(0, 2, 3, 1),
+                    "shadows": None, "neighbours": {}}
         latents = self.encode(sketches)
         blended, found = self.project(latents, k, refine, gender)
         result = {"images": self.synthesize(blended), "shadows": None, "neighbours": found}

@@ -22,7 +22,21 @@ from models.Combine_Model import CombineModel
 from models.losses import feature_matching, l1, lsgan, mse, total_variation
 from models.optim import Adam
 from models.Sketch2Face_Model import sketch_to_array, to_uint8
-from util.components import PART_NAMES, PARTS
+from util.components import PART_NAMES, pipeline_parts
+
+
+def model_parts(opt, stage):
+    """The parts with autoencoders in ``opt.pipeline``; a clear error when the
+    stage has nothing to train (the direct pipeline has no autoencoders)."""
+    parts = pipeline_parts(opt.pipeline)
+    if not parts:
+        raise StageError(f"--pipeline {opt.pipeline} has no autoencoders: there is no "
+                         f"'{stage}' stage; train --stage combine only")
+    return parts
+
+
+class StageError(ValueError):
+    """A stage that does not apply to the chosen options."""
 
 
 class AETrainer(BaseTrainer):
@@ -30,7 +44,7 @@ class AETrainer(BaseTrainer):
 
     def __init__(self, opt):
         super().__init__(opt)
-        self.parts = {p: AEModel(opt, p).train() for p in PARTS}
+        self.parts = {p: AEModel(opt, p).train() for p in model_parts(opt, "ae")}
         params = [v for ae in self.parts.values()
                   for v in ae.encoder.parameters() + ae.decoder.parameters()]
         self.optim = Adam(params, opt.lr, (opt.beta1, opt.beta2), opt.eps)
@@ -91,8 +105,9 @@ def build_banks(opt, batch_size=16):
     ds = create_dataset(opt, "train")
     genders = [g if g in ckpt.GENDERS else "all" for g in ds.genders()]
     split = all(g in ckpt.GENDERS for g in genders) and len(set(genders)) == 2
-    parts = {p: AEModel(opt, p).load(opt.ae_from, decoder=False).eval() for p in PARTS}
-    latents = {p: [] for p in PARTS}
+    parts = {p: AEModel(opt, p).load(opt.ae_from, decoder=False).eval()
+             for p in model_parts(opt, "banks")}
+    latents = {p: [] for p in parts}
     kept = []
     for start in tqdm(range(0, len(ds), batch_size), desc="encoding sketches", unit="batch"):
         idx = range(start, min(start + batch_size, len(ds)))
@@ -112,7 +127,7 @@ def build_banks(opt, batch_size=16):
         for p, ae in parts.items():
             latents[p].append(ae.encode(ae.crop(x)))
     written = []
-    for p in PARTS:
+    for p in parts:
         z = np.concatenate(latents[p])
         if split:
             g = np.array([genders[i] for i in kept])
@@ -137,12 +152,13 @@ class CombineTrainer(BaseTrainer):
     def __init__(self, opt):
         super().__init__(opt)
         self.encoders = {}
-        for p in PARTS:
+        for p in pipeline_parts(opt.pipeline):
             ae = AEModel(opt, p)
             load_network(ae.encoder, ckpt.encoder_path(opt.ae_from, p))
             ae.encoder.eval()
             self.encoders[p] = ae
-        copy_ae_files(opt.ae_from, opt.expr_dir)
+        if self.encoders:
+            copy_ae_files(opt.ae_from, opt.expr_dir)
         self.use_d = opt.lambda_gan > 0 or opt.lambda_feat > 0
         self.model = CombineModel(opt, is_train=self.use_d).train()   # D only when used
         self.vgg = None
@@ -167,9 +183,12 @@ class CombineTrainer(BaseTrainer):
 
     def _inputs(self, batch):
         x = sketch_to_array(batch["sketch"])
-        with jt.no_grad():
-            latents = {p: ae.encoder(jt.array(ae.crop(x))).stop_grad()
-                       for p, ae in self.encoders.items()}
+        if self.model.direct:            # pix2pixHD baseline: the sketch is G's input
+            latents = jt.array(x)
+        else:
+            with jt.no_grad():
+                latents = {p: ae.encoder(jt.array(ae.crop(x))).stop_grad()
+                           for p, ae in self.encoders.items()}
         real = jt.array(batch["photo"].astype(np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0)
         return jt.array(x), latents, real
 

@@ -12,6 +12,7 @@ import sys
 
 from configs import available, load_preset
 from models.checkpoint import CheckpointError, read_config
+from util.components import PIPELINES
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_PARAMS = os.path.join(REPO_ROOT, "params", "default")
@@ -20,7 +21,7 @@ DEFAULT_PARAMS = os.path.join(REPO_ROOT, "params", "default")
 # write (config.json) so that loading it needs no flags.
 ARCH_KEYS = ("image_size", "latent_dim", "ae_ngf", "ae_n_down", "ae_norm", "variant",
              "fm_channels", "fm_nc", "fm_sample_stats", "ngf", "n_downsample_global",
-             "n_blocks_global", "norm")
+             "n_blocks_global", "norm", "pipeline")
 
 
 def str2bool(v):
@@ -78,6 +79,11 @@ class BaseOptions:
                        help="FM decoders' BatchNorm uses each sketch's own statistics at "
                             "inference, as the authors' release does (on in the official "
                             "preset, needed to reproduce their outputs)")
+        a.add_argument("--pipeline", default="components", choices=PIPELINES,
+                       help="components: DeepFaceDrawing (five component autoencoders, FM, "
+                            "IS); whole_face: one autoencoder on the whole sketch (ablation); "
+                            "direct: the sketch straight into the generator, no CE/FM "
+                            "(pix2pixHD baseline)")
         a.add_argument("--ngf", type=int, default=56, help="generator filters in the first conv")
         a.add_argument("--n_downsample_global", type=int, default=4,
                        help="generator down/up-sampling steps")

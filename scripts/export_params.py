@@ -13,12 +13,13 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from models import checkpoint as ckpt  # noqa: E402
-from util.components import PARTS  # noqa: E402
+from util.components import pipeline_parts  # noqa: E402
 
 
 def needed_files(src):
     files = [ckpt.config_path(src), ckpt.generator_path(src)]
-    for part in PARTS:
+    pipeline = (ckpt.read_config(src) or {}).get("pipeline", "components")
+    for part in pipeline_parts(pipeline):
         files += [ckpt.encoder_path(src, part), ckpt.decoder_path(src, part),
                   ckpt.fm_path(src, part)]
         for gender in ckpt.GENDERS + ("all",):

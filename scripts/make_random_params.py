@@ -38,12 +38,12 @@ def main(argv=None):
 
     from models import checkpoint as ckpt
     from models import create_model
-    from util.components import PARTS
+    from util.components import pipeline_parts
 
     jt = jittor_env.get_jittor()
     jt.set_global_seed(opt.seed)
     rng = np.random.default_rng(opt.seed)
-    for part in PARTS:
+    for part in pipeline_parts(opt.pipeline):
         create_model("ae", opt, part=part).save(opt.out)
         genders = ("all",) if opt.single_bank else ckpt.GENDERS
         for g in genders:

@@ -30,6 +30,24 @@ PASTE_ORDER = ("mouth", "nose", "eye1", "eye2")
 NOSE_PASTE_ROWS_512 = 124
 
 
+# The pipelines a checkpoint folder can hold (option --pipeline):
+#   components  DeepFaceDrawing: five component autoencoders, FM, IS
+#   whole_face  ablation: one autoencoder on the whole sketch, its FM map, IS
+#   direct      ablation, pix2pixHD baseline: the sketch itself into IS (no CE, no FM)
+PIPELINES = ("components", "whole_face", "direct")
+
+
+def pipeline_parts(pipeline):
+    """The parts with an autoencoder and an FM decoder in ``pipeline``."""
+    if pipeline == "components":
+        return PARTS
+    if pipeline == "whole_face":
+        return ("",)
+    if pipeline == "direct":
+        return ()
+    raise ValueError(f"unknown pipeline {pipeline!r}; expected one of {', '.join(PIPELINES)}")
+
+
 def part_key(name):
     """Map a user-facing part name ('remainder', 'eye1', ...) to its key."""
     if name in PARTS:

@@ -1,0 +1,74 @@
+"""Options for evaluation (scripts/evaluate.py)."""
+
+import os
+
+from options.base_options import REPO_ROOT, OptionError
+from options.test_options import TestOptions
+
+TEST_SETS = ("synthetic", "paired", "celeba")
+FEATURE_NETS = ("auto", "vgg16", "random", "none")
+
+
+class EvalOptions(TestOptions):
+    description = ("Evaluate a checkpoint folder on a test set: fidelity to the target photos "
+                   "(L1, PSNR, SSIM, VGG distance), distribution quality (FID/KID), sketch "
+                   "faithfulness (chamfer, edge F1), per face part, on clean and rough sketches.")
+
+    def initialize(self, parser):
+        parser = super().initialize(parser)
+        e = parser.add_argument_group("evaluation")
+        e.add_argument("--name", default="",
+                       help="an experiment name: evaluate CHECKPOINTS_DIR/NAME (instead of --params)")
+        e.add_argument("--checkpoints_dir", default=os.path.join(REPO_ROOT, "checkpoints"),
+                       help="where experiments are kept (with --name)")
+        e.add_argument("--method", default="",
+                       help="label of the method in the results (default: the folder name)")
+        e.add_argument("--test_set", default="synthetic", choices=TEST_SETS,
+                       help="synthetic: procedural faces (seed --test_seed, disjoint from the "
+                            "training stream); paired / celeba: the test split under --dataroot")
+        e.add_argument("--dataroot", default="", help="dataset folder (paired, celeba)")
+        e.add_argument("--n_test", type=int, default=48,
+                       help="test faces (synthetic: how many; others: at most, 0 = all)")
+        e.add_argument("--test_seed", type=int, default=1234,
+                       help="synthetic: seed of the faces (the test samples of the training "
+                            "stream with the same seed: disjoint from training)")
+        e.add_argument("--rough", action="store_true",
+                       help="also evaluate rough variants of the test sketches (procedural "
+                            "roughening) and report the gap to the clean ones")
+        e.add_argument("--hand", default="",
+                       help="a folder of hand-drawn sketches (no target photos: distribution "
+                            "and faithfulness metrics only)")
+        e.add_argument("--results_dir", default="",
+                       help="where images and metrics go (default: test_output/eval/METHOD)")
+        e.add_argument("--feature_net", default="auto", choices=FEATURE_NETS,
+                       help="features for FID/KID and the perceptual distance: vgg16 (ImageNet "
+                            "weights, see train.py --vgg; NOT comparable with published "
+                            "Inception FID), random (smoke tests), none; auto = vgg16 when its "
+                            "weights can be had, else none")
+        e.add_argument("--kid_subsets", type=int, default=10, help="KID: random subsets")
+        e.add_argument("--no_images", action="store_true", help="do not save the output images")
+        parser.set_defaults(batch_size=8)
+        return parser
+
+    def preset_folder(self, opt):
+        if getattr(opt, "name", ""):
+            return os.path.join(opt.checkpoints_dir, opt.name)
+        return super().preset_folder(opt)
+
+    def finish(self, opt):
+        super().finish(opt)
+        if opt.name:
+            opt.params = os.path.join(opt.checkpoints_dir, opt.name)
+        opt.method = opt.method or os.path.basename(os.path.normpath(opt.params))
+        opt.results_dir = opt.results_dir or os.path.join(REPO_ROOT, "test_output", "eval",
+                                                          opt.method)
+        if opt.test_set != "synthetic" and not opt.dataroot:
+            raise OptionError(f"--test_set {opt.test_set} needs --dataroot")
+        if opt.test_set == "synthetic" and opt.n_test < 1:
+            raise OptionError("--n_test must be at least 1 for the synthetic test set")
+        if opt.kid_subsets < 1:
+            raise OptionError("--kid_subsets must be at least 1")
+        # the dataset classes read these names
+        opt.dataset_mode, opt.n_samples, opt.data_seed = opt.test_set, opt.n_test, opt.test_seed
+        opt.max_dataset_size = 0 if opt.test_set == "synthetic" else opt.n_test
+        return opt

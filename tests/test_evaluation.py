@@ -1,0 +1,126 @@
+"""scripts/evaluate.py, the ablation presets and scripts/run_ablations.py."""
+
+import csv
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import ROOT, run_script
+
+
+def test_presets_compose_and_every_ablation_is_listed():
+    from configs import ablation_names, load_preset, preset_notes
+    names = ablation_names()
+    assert names[:6] == ["full", "no_projection", "whole_face", "pix2pixhd", "no_perceptual",
+                         "no_smoothness"]
+    assert {"k1", "k3", "k5", "k10", "k15"} <= set(names)
+    merged = load_preset("tiny+ablations/no_perceptual")
+    assert merged["image_size"] == 128 and merged["lambda_vgg"] == 0.0   # size + method
+    assert load_preset("small+ablations/k3")["k"] == 3
+    assert preset_notes("ablations/no_projection")["_model"] == "full"
+    with pytest.raises(ValueError, match="unknown preset 'ablations/nope'"):
+        load_preset("tiny+ablations/nope")
+
+
+def test_training_plan_shares_models():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "run_ablations", os.path.join(ROOT, "scripts", "run_ablations.py"))
+    ra = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ra)
+    train, uses = ra.plan(["k3", "no_projection"])
+    assert train == [("full", None)] and uses == {"k3": "full", "no_projection": "full"}
+    train, _ = ra.plan(["no_smoothness", "no_perceptual"])
+    assert train == [("full", None), ("no_smoothness", "full"), ("no_perceptual", "full")]
+    assert ra.stages("pix2pixhd", None) == ["combine"]
+    assert ra.stages("no_perceptual", "full") == ["combine"]
+    assert ra.stages("whole_face", None) == ["ae", "banks", "combine"]
+
+
+def test_whole_face_crop_keeps_the_boxes():
+    from models.AE_Model import crop_part
+    x = -np.ones((1, 1, 128, 128), np.float32)          # all black
+    assert crop_part(x, "", 128, whole=True).min() == -1.0 and crop_part(x, "", 128).max() == 1.0
+    assert (crop_part(x, "", 128, whole=True) == -1.0).all()
+
+
+def test_per_image_scores_a_perfect_output():
+    from util.evaluation import TestSet, per_image, summarize
+    from data.synthetic import make_sample
+    s = make_sample(5, 0, 128)
+    ts = TestSet("clean", s["sketch"][None], s["photo"][None], ["a"])
+    row = per_image(s["photo"][None], ts, 128)[0]
+    assert row["l1"] == 0.0 and row["psnr"] == float("inf") and row["ssim"] == pytest.approx(1.0)
+    assert row["eye1/ssim"] == pytest.approx(1.0) and row["mouth/l1"] == 0.0
+    assert 0 <= row["chamfer"] < 10 and 0 < row["edge_f1"] <= 1
+    blank = np.full_like(s["photo"][None], 255)
+    worse = per_image(blank, ts, 128)[0]
+    assert worse["psnr"] < 20 and worse["ssim"] < row["ssim"]
+    assert summarize([row, worse])["psnr"] == worse["psnr"]       # inf is left out of the mean
+
+
+def test_evaluate_is_deterministic_and_complete(tiny_params, tmp_path):
+    args = ["--params", tiny_params, "--n_test", "3", "--rough", "--feature_net", "random",
+            "--hand", os.path.join(ROOT, "test_input")]
+    for run in ("a", "b"):
+        assert run_script("scripts/evaluate.py", args + ["--results_dir", str(tmp_path / run)]) == 0
+    a = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    b = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert a["sets"] == b["sets"]                                   # same seed, same numbers
+    assert set(a["sets"]) == {"clean", "rough", "hand"}
+    clean = a["sets"]["clean"]
+    for key in ("l1", "psnr", "ssim", "vgg", "fid", "kid", "chamfer", "edge_f1",
+                "eye1/ssim", "nose/chamfer", "mouth/psnr"):
+        assert np.isfinite(clean[key]), key
+    assert "psnr" not in a["sets"]["hand"] and np.isfinite(a["sets"]["hand"]["fid"])
+    assert a["gap"]["chamfer"] == pytest.approx(a["sets"]["rough"]["chamfer"] - clean["chamfer"])
+    assert (tmp_path / "a" / "rough" / "face0000.png").is_file()
+    assert (tmp_path / "a" / "target" / "face0002.png").is_file()
+    assert (tmp_path / "a" / "index.html").is_file()
+    md = (tmp_path / "a" / "metrics.md").read_text()
+    assert "| rough - clean |" in md and "| clean | eye1 |" in md
+
+
+def test_evaluate_reports_a_missing_folder(tmp_path, capsys):
+    assert run_script("scripts/evaluate.py", ["--params", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(tmp_path / "none") in err[0]
+
+
+def test_run_ablations_fills_every_row(tmp_path):
+    ck, out = tmp_path / "ck", tmp_path / "out"
+    args = ["--checkpoints_dir", str(ck), "--out", str(out), "--n_train", "8",
+            "--ae_steps", "1", "--combine_steps", "1", "--ae_batch", "4", "--combine_batch", "2",
+            "--n_test", "2", "--grid_rows", "2", "--vgg", "random", "--feature_net", "random",
+            "--sweep", "0,1"]
+    assert run_script("scripts/run_ablations.py", args) == 0
+    from configs import ablation_names
+    lines = (out / "ablations.md").read_text().splitlines()
+    table = [line for line in lines if line.startswith("| ") and not line.startswith("| method")]
+    assert [row.split(" | ")[0][2:] for row in table] == ablation_names()
+    for row in table:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert all(cells), row                                    # every cell filled
+    rows = list(csv.reader(open(out / "ablations.csv")))
+    assert len(rows) == 1 + len(ablation_names())
+    assert rows[0].index("rough:chamfer") > 0 and all(r[rows[0].index("rough:ssim")] for r in rows[1:])
+    grid = Image.open(out / "grid.png")
+    assert grid.size == (128 * (2 + len(ablation_names())), 18 + 128 * 4)
+    assert (out / "refine_sweep.png").is_file()
+    assert len((out / "refine_sweep.csv").read_text().splitlines()) == 3
+    # what each pipeline wrote
+    assert sorted(f for f in os.listdir(ck / "whole_face" / "AE_whole")
+                  if f.startswith("latest_")) == ["latest_net_decoder__image.pkl",
+                                                  "latest_net_encoder_.pkl"]
+    assert not (ck / "pix2pixhd" / "AE_whole").exists()
+    assert json.loads((ck / "pix2pixhd" / "config.json").read_text())["pipeline"] == "direct"
+    status = json.loads((ck / "status.json").read_text())
+    assert set(status) == {"full/ae", "full/banks", "full/combine", "whole_face/ae",
+                           "whole_face/banks", "whole_face/combine", "pix2pixhd/combine",
+                           "no_perceptual/combine", "no_smoothness/combine"}
+    # a second run trains nothing (--skip_train would stop on anything missing)
+    again = ["--methods", "no_projection", "--sweep", ""]
+    assert run_script("scripts/run_ablations.py", args[:-2] + again + ["--skip_train"]) == 0

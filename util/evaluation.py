@@ -1,0 +1,226 @@
+"""Evaluation of a sketch-to-face model on test sets (used by scripts/evaluate.py).
+
+A test set is sketches (uint8, black on white) with target photos, or
+without them (hand-drawn sketches). For each set the model's outputs are
+scored for
+
+* fidelity to the target: L1, PSNR, SSIM, and a VGG-feature perceptual
+  distance (pix2pixHD's weighted L1 over five relu layers);
+* distribution quality: FID and KID between the outputs' and the target
+  photos' pooled features (on VGG16 unless the caller gives another
+  network: NOT comparable with published, Inception-based FID);
+* sketch faithfulness: edges are extracted from the output with the
+  extractor of ``scripts/make_sketches.py`` (XDoG) and compared with the
+  input strokes: symmetric chamfer distance (pixels at the model's size)
+  and edge F1 within 2 px;
+* the same fidelity and faithfulness numbers inside the eye, nose and
+  mouth boxes.
+"""
+
+import numpy as np
+
+from util import metrics
+from util.components import PART_NAMES, PARTS, scaled_boxes
+
+FIDELITY = ("l1", "psnr", "ssim")
+FAITHFULNESS = ("chamfer", "edge_f1")
+# metrics where lower is better (for reports)
+LOWER_IS_BETTER = {"l1", "vgg", "fid", "kid", "chamfer"}
+
+
+class TestSet:
+    def __init__(self, name, sketches, photos, names):
+        self.name = name
+        self.sketches = sketches          # (N, H, W) uint8
+        self.photos = photos              # (N, H, W, 3) uint8 or None
+        self.names = names
+
+    def __len__(self):
+        return len(self.sketches)
+
+
+# ------------------------------------------------------------------ test sets
+def synthetic_sets(n, seed, size, rough):
+    """Procedural test faces ``10**6 + i`` of stream ``seed`` (the test phase of
+    the synthetic dataset: disjoint from the training samples 0..n-1)."""
+    from data.synthetic import make_sample
+    clean, rough_sk, photos, names = [], [], [], []
+    for i in range(n):
+        s = make_sample(seed, 10 ** 6 + i, size, rough=rough)
+        clean.append(s["sketch"])
+        photos.append(s["photo"])
+        names.append(f"face{i:04d}")
+        if rough:
+            rough_sk.append(s["sketch_rough"])
+    photos = np.stack(photos)
+    sets = [TestSet("clean", np.stack(clean), photos, names)]
+    if rough:
+        sets.append(TestSet("rough", np.stack(rough_sk), photos, names))
+    return sets
+
+
+def dataset_sets(opt, rough, report=print):
+    """The test split of a paired / CelebAMask-HQ dataset (bad files skipped
+    and reported); rough variants by roughening the sketch raster."""
+    from data.datasets import create_dataset
+    from data.sketch_io import ImageError
+    from data.synthetic import make_rough
+    ds = create_dataset(opt, "test")
+    sketches, photos, names = [], [], []
+    for i in range(len(ds)):
+        try:
+            sketch, photo, _ = ds.load(i)
+        except ImageError as exc:
+            report(f"skipped {exc}")
+            continue
+        sketches.append(sketch)
+        photos.append(photo)
+        names.append(ds.name(i).rsplit(".", 1)[0])
+    if not sketches:
+        raise ValueError(f"{opt.dataroot}: no readable test pairs")
+    photos = np.stack(photos)
+    sets = [TestSet("clean", np.stack(sketches), photos, names)]
+    if rough:
+        rng = np.random.default_rng(opt.test_seed)
+        sets.append(TestSet("rough", np.stack([make_rough(s, rng) for s in sketches]),
+                            photos, names))
+    return sets
+
+
+def hand_set(folder, size, report=print):
+    """Hand-drawn sketches from ``folder`` (no targets)."""
+    from data.sketch_io import ImageError, list_images, load_sketch
+    sketches, names = [], []
+    for path in list_images([folder]):
+        try:
+            sketch, _ = load_sketch(path, size)
+        except ImageError as exc:
+            report(f"skipped {exc}")
+            continue
+        sketches.append(sketch)
+        names.append(path.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+    if not sketches:
+        raise ValueError(f"{folder}: no readable sketches")
+    return TestSet("hand", np.stack(sketches), None, names)
+
+
+# ------------------------------------------------------------------ features
+class FeatureNet:
+    """VGG features of uint8 RGB images: pooled (for FID/KID) and the
+    perceptual distance between two images."""
+
+    def __init__(self, vgg, label):
+        from models.vgg import VGGLoss
+        self.vgg = vgg
+        self.label = label
+        self.weights = VGGLoss.LAYER_WEIGHTS
+
+    def _taps(self, images):
+        from models.base_model import jt
+        x = images.astype(np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0
+        with jt.no_grad():
+            return [t.numpy() for t in self.vgg(jt.array(x))]
+
+    def pooled_and_taps(self, images, batch=8):
+        pooled, taps = [], []
+        for i in range(0, len(images), batch):
+            t = self._taps(images[i:i + batch])
+            pooled.append(t[-1].mean(axis=(2, 3)))
+            taps.append(t)
+        return np.concatenate(pooled).astype(np.float64), taps
+
+    def perceptual(self, taps_a, taps_b):
+        """Per-image distances from two lists of per-batch tap lists."""
+        out = []
+        for ta, tb in zip(taps_a, taps_b):
+            d = sum(w * np.abs(a - b).mean(axis=(1, 2, 3))
+                    for w, a, b in zip(self.weights, ta, tb))
+            out.extend(float(v) for v in d)
+        return out
+
+
+def load_feature_net(kind, report=print):
+    """(FeatureNet or None, one-line note on what the features are)."""
+    if kind == "none":
+        return None, "FID/KID and VGG distance off (--feature_net none)"
+    from models.vgg import VGGWeightsError, load_vgg
+    if kind == "random":
+        net = load_vgg("random", quiet=True)
+        return FeatureNet(net, "random VGG16"), (
+            "FID/KID and VGG distance on a RANDOM VGG16 (smoke test only, meaningless)")
+    try:
+        net = load_vgg("vgg16", quiet=True)
+    except VGGWeightsError as exc:
+        if kind == "vgg16":
+            raise
+        report(f"note: no VGG16 weights ({exc}); FID/KID and VGG distance are off")
+        return None, "FID/KID and VGG distance off (no VGG16 weights)"
+    return FeatureNet(net, "ImageNet VGG16"), (
+        "FID*/KID* are computed on ImageNet VGG16 relu5_3 features (mean-pooled), not "
+        "Inception: they rank methods here but are not comparable with published FID")
+
+
+# ------------------------------------------------------------------ scoring
+def output_edges(images):
+    """Stroke masks of the edges the sketch extractor finds in the outputs."""
+    from data.sketch_extract import extract_sketch
+    return [metrics.stroke_mask(extract_sketch(img, "xdog")) for img in images]
+
+
+def per_image(outputs, test_set, size):
+    """A list of {metric: value} per image, with per-part entries
+    ``<part>/<metric>``."""
+    boxes = scaled_boxes(size)
+    edges = output_edges(outputs)
+    rows = []
+    for i, out in enumerate(outputs):
+        strokes = metrics.stroke_mask(test_set.sketches[i])
+        row = {"chamfer": metrics.chamfer(strokes, edges[i]),
+               "edge_f1": metrics.edge_f1(strokes, edges[i])["f1"]}
+        target = test_set.photos[i] if test_set.photos is not None else None
+        if target is not None:
+            row.update(l1=metrics.l1(out, target), psnr=metrics.psnr(out, target),
+                       ssim=metrics.ssim(out, target))
+        for p in PARTS[:-1]:
+            box, name = boxes[p], PART_NAMES[p]
+            row[f"{name}/chamfer"] = metrics.chamfer(metrics.crop_box(strokes, box),
+                                                     metrics.crop_box(edges[i], box))
+            if target is not None:
+                a, b = metrics.crop_box(out, box), metrics.crop_box(target, box)
+                row[f"{name}/l1"] = metrics.l1(a, b)
+                row[f"{name}/psnr"] = metrics.psnr(a, b)
+                row[f"{name}/ssim"] = metrics.ssim(a, b)
+        rows.append(row)
+    return rows
+
+
+def summarize(rows):
+    """Means over images (PSNR: of finite values)."""
+    out = {}
+    for key in rows[0]:
+        vals = np.array([r[key] for r in rows], np.float64)
+        finite = vals[np.isfinite(vals)]
+        out[key] = float(finite.mean()) if len(finite) else float("inf")
+    return out
+
+
+def distribution(features, outputs, reference, subsets, seed):
+    """FID / KID between outputs and reference photos (``reference`` is
+    ``features.pooled_and_taps`` of them), plus the outputs' taps."""
+    f_out, taps_out = features.pooled_and_taps(outputs)
+    f_ref = reference[0]
+    size = min(len(f_out), len(f_ref), 1000)
+    res = {"fid": metrics.fid(f_out, f_ref)}
+    if size >= 2:
+        kid, kid_std = metrics.kid(f_out, f_ref, subsets, size, seed)
+        res.update(kid=kid, kid_std=kid_std)
+    return res, taps_out
+
+
+def gaps(results, base="clean", other="rough"):
+    """``other`` minus ``base`` for every shared numeric metric."""
+    a, b = results.get(base), results.get(other)
+    if not a or not b:
+        return {}
+    return {k: b[k] - a[k] for k in a
+            if k in b and isinstance(a[k], float) and np.isfinite(a[k]) and np.isfinite(b[k])}
