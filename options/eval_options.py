@@ -6,7 +6,7 @@ from options.base_options import REPO_ROOT, OptionError
 from options.test_options import TestOptions
 
 TEST_SETS = ("synthetic", "paired", "celeba")
-FEATURE_NETS = ("auto", "vgg16", "random", "none")
+FEATURE_NETS = ("auto", "vgg16", "inception", "random", "none")
 
 
 class EvalOptions(TestOptions):
@@ -41,10 +41,15 @@ class EvalOptions(TestOptions):
         e.add_argument("--results_dir", default="",
                        help="where images and metrics go (default: test_output/eval/METHOD)")
         e.add_argument("--feature_net", default="auto", choices=FEATURE_NETS,
-                       help="features for FID/KID and the perceptual distance: vgg16 (ImageNet "
-                            "weights, see train.py --vgg; NOT comparable with published "
-                            "Inception FID), random (smoke tests), none; auto = vgg16 when its "
-                            "weights can be had, else none")
+                       help="features for FID/KID (the perceptual distance always uses VGG16): "
+                            "inception (the standard FID Inception-v3, weights from "
+                            "--inception_path), vgg16 (ImageNet weights, see train.py --vgg; "
+                            "NOT comparable with published FID), random (smoke tests), none; "
+                            "auto = inception when --inception_path is given, else vgg16 when "
+                            "its weights can be had, else none")
+        e.add_argument("--inception_path", default="",
+                       help="PyTorch .pth of the FID Inception-v3 (pytorch-fid's "
+                            "pt_inception-2015-12-05-6726825d.pth)")
         e.add_argument("--kid_subsets", type=int, default=10, help="KID: random subsets")
         e.add_argument("--no_images", action="store_true", help="do not save the output images")
         parser.set_defaults(batch_size=8)
@@ -66,6 +71,10 @@ class EvalOptions(TestOptions):
             raise OptionError(f"--test_set {opt.test_set} needs --dataroot")
         if opt.test_set == "synthetic" and opt.n_test < 1:
             raise OptionError("--n_test must be at least 1 for the synthetic test set")
+        if opt.feature_net == "inception" and not opt.inception_path:
+            raise OptionError("--feature_net inception needs --inception_path")
+        if opt.inception_path and not os.path.isfile(opt.inception_path):
+            raise OptionError(f"--inception_path {opt.inception_path}: file not found")
         if opt.kid_subsets < 1:
             raise OptionError("--kid_subsets must be at least 1")
         # the dataset classes read these names

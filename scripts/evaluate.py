@@ -99,7 +99,7 @@ def main(argv=None):
     except (ValueError, FileNotFoundError) as exc:
         return fail(str(exc))
     try:
-        features, feature_note = ev.load_feature_net(opt.feature_net)
+        features, feature_note = ev.load_feature_net(opt.feature_net, opt.inception_path)
     except Exception as exc:          # VGGWeightsError: one line, names the file
         return fail(str(exc))
 

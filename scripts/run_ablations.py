@@ -63,8 +63,11 @@ def parse_args(argv=None):
     e.add_argument("--test_seed", type=int, default=1234,
                    help="seed of the test faces (their test samples, disjoint from training)")
     e.add_argument("--hand", default="", help="a folder of hand-drawn sketches to add")
-    e.add_argument("--feature_net", default="auto", choices=("auto", "vgg16", "random", "none"),
+    e.add_argument("--feature_net", default="auto",
+                   choices=("auto", "vgg16", "inception", "random", "none"),
                    help="features for FID/KID and the perceptual distance (see evaluate.py)")
+    e.add_argument("--inception_path", default="",
+                   help="FID Inception-v3 .pth: FID/KID comparable with published numbers")
     e.add_argument("--sweep", default="0,0.25,0.5,0.75,1",
                    help="refinement weights t of the sweep (full method)")
     e.add_argument("--grid_rows", type=int, default=4, help="test faces shown in the grid")
@@ -210,6 +213,8 @@ def evaluate(args, method, model, folder, refine=None):
         cmd += ["--refine", str(refine)]
     if args.hand:
         cmd += ["--hand", args.hand]
+    if args.inception_path:
+        cmd += ["--inception_path", args.inception_path]
     code = _evaluate_main()(cmd)
     if code != 0:
         raise SystemExit(f"error: evaluating {method} failed (exit {code})")

@@ -124,3 +124,22 @@ def test_run_ablations_fills_every_row(tmp_path):
     # a second run trains nothing (--skip_train would stop on anything missing)
     again = ["--methods", "no_projection", "--sweep", ""]
     assert run_script("scripts/run_ablations.py", args[:-2] + again + ["--skip_train"]) == 0
+
+
+def test_evaluate_on_a_paired_folder_skips_a_bad_file(tiny_params, tmp_path, capsys):
+    from data.synthetic import make_sample
+    for d in ("sketch", "photo"):
+        (tmp_path / "data" / d).mkdir(parents=True)
+    for i in range(3):
+        s = make_sample(9, i, 128)
+        Image.fromarray(s["sketch"]).save(tmp_path / "data" / "sketch" / f"p{i}.png")
+        Image.fromarray(s["photo"]).save(tmp_path / "data" / "photo" / f"p{i}.png")
+    (tmp_path / "data" / "photo" / "p1.png").write_bytes(b"not a png")
+    out = tmp_path / "ev"
+    assert run_script("scripts/evaluate.py", [
+        "--params", tiny_params, "--test_set", "paired", "--dataroot", str(tmp_path / "data"),
+        "--rough", "--feature_net", "none", "--results_dir", str(out)]) == 0
+    res = json.loads((out / "metrics.json").read_text())
+    assert res["sets"]["clean"]["n"] == 2 and res["sets"]["rough"]["n"] == 2
+    assert "p1.png" in capsys.readouterr().out
+    assert (out / "clean" / "p2.png").is_file() and "fid" not in res["sets"]["clean"]

@@ -109,23 +109,24 @@ class FeatureNet:
     """VGG features of uint8 RGB images: pooled (for FID/KID) and the
     perceptual distance between two images."""
 
-    def __init__(self, vgg, label):
+    def __init__(self, vgg, label, fid_net=None):
         from models.vgg import VGGLoss
         self.vgg = vgg
         self.label = label
+        self.fid_net = fid_net       # Inception for FID/KID; None: the VGG's last layer
         self.weights = VGGLoss.LAYER_WEIGHTS
 
-    def _taps(self, images):
-        from models.base_model import jt
-        x = images.astype(np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0
-        with jt.no_grad():
-            return [t.numpy() for t in self.vgg(jt.array(x))]
-
     def pooled_and_taps(self, images, batch=8):
+        """(pooled features (N, D) float64, per-batch lists of VGG taps)."""
+        from models.base_model import jt
         pooled, taps = [], []
         for i in range(0, len(images), batch):
-            t = self._taps(images[i:i + batch])
-            pooled.append(t[-1].mean(axis=(2, 3)))
+            x = jt.array(images[i:i + batch].astype(np.float32).transpose(0, 3, 1, 2)
+                         / 127.5 - 1.0)
+            with jt.no_grad():
+                t = [v.numpy() for v in self.vgg(x)]
+                pooled.append(self.fid_net(x).numpy() if self.fid_net is not None
+                              else t[-1].mean(axis=(2, 3)))
             taps.append(t)
         return np.concatenate(pooled).astype(np.float64), taps
 
@@ -139,11 +140,17 @@ class FeatureNet:
         return out
 
 
-def load_feature_net(kind, report=print):
+def load_feature_net(kind, inception_path="", report=print):
     """(FeatureNet or None, one-line note on what the features are)."""
     if kind == "none":
         return None, "FID/KID and VGG distance off (--feature_net none)"
     from models.vgg import VGGWeightsError, load_vgg
+    if kind == "inception" or (kind == "auto" and inception_path):
+        from models.inception import load_fid_inception
+        fid_net = load_fid_inception(inception_path)
+        return FeatureNet(load_vgg("auto", quiet=True), "ImageNet VGG16", fid_net), (
+            f"FID/KID on the FID Inception-v3 pool3 features (weights {inception_path}); "
+            f"images are resized to 299 px from the model's size, so compare only at equal size")
     if kind == "random":
         net = load_vgg("random", quiet=True)
         return FeatureNet(net, "random VGG16"), (
