@@ -34,7 +34,7 @@ def fmt(v):
 def markdown(results):
     """Overall table (rows: sets) and per-part table."""
     sets = results["sets"]
-    cols = ["n", "l1", "psnr", "ssim", "vgg", "fid", "kid", "chamfer", "edge_f1"]
+    cols = ["n", "l1", "psnr", "ssim", "vgg", "fid", "kid", "chamfer", "edge_f1", "to_clean"]
     cols = [c for c in cols if any(c in s for s in sets.values())]
     lines = [f"# {results['method']}", "",
              f"Checkpoint `{results['params']}`; k={results['options']['k']}, "
@@ -143,6 +143,9 @@ def main(argv=None):
         summary.update(ev.summarize(rows))
         results["sets"][ts.name] = summary
     bar.close()
+    if "rough" in produced and "clean" in produced:
+        # robustness without a target: how far the rough sketch's face is from the clean one's
+        results["sets"]["rough"]["to_clean"] = ev.mean_l1(produced["rough"], produced["clean"])
     results["gap"] = ev.gaps(results["sets"])
     results["seconds"] = round(time.time() - start, 1)
     if page is not None:

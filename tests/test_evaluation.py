@@ -77,6 +77,7 @@ def test_evaluate_is_deterministic_and_complete(tiny_params, tmp_path):
         assert np.isfinite(clean[key]), key
     assert "psnr" not in a["sets"]["hand"] and np.isfinite(a["sets"]["hand"]["fid"])
     assert a["gap"]["chamfer"] == pytest.approx(a["sets"]["rough"]["chamfer"] - clean["chamfer"])
+    assert 0 < a["sets"]["rough"]["to_clean"] < 1 and "to_clean" not in clean
     assert (tmp_path / "a" / "rough" / "face0000.png").is_file()
     assert (tmp_path / "a" / "target" / "face0002.png").is_file()
     assert (tmp_path / "a" / "index.html").is_file()

@@ -12,6 +12,7 @@ TABLE = [("clean", "psnr", "PSNR"), ("clean", "ssim", "SSIM"), ("clean", "vgg", 
          ("clean", "fid", "FID*"), ("clean", "kid", "KID*"), ("clean", "chamfer", "chamfer"),
          ("rough", "psnr", "PSNR"), ("rough", "ssim", "SSIM"), ("rough", "vgg", "VGG"),
          ("rough", "fid", "FID*"), ("rough", "kid", "KID*"), ("rough", "chamfer", "chamfer"),
+         ("rough", "to_clean", "L1 to clean output"),
          ("gap", "ssim", "dSSIM"), ("gap", "vgg", "dVGG"), ("gap", "fid", "dFID*"),
          ("hand", "fid", "FID*"), ("hand", "chamfer", "chamfer")]
 SWEEP_PANELS = [("ssim", "SSIM to target (higher = closer)"), ("fid", "FID* (lower = more realistic)"),
@@ -113,7 +114,7 @@ def grid_image(folders, labels, n_faces, path, cell=128, sets=("clean", "rough")
 def sweep_rows(sweep):
     """(header, rows): one row per refinement weight."""
     cols = [(s, m) for s in ("clean", "rough") for m in
-            ("l1", "psnr", "ssim", "vgg", "fid", "kid", "chamfer", "edge_f1")
+            ("l1", "psnr", "ssim", "vgg", "fid", "kid", "chamfer", "edge_f1", "to_clean")
             if any(m in r["sets"].get(s, {}) for r in sweep.values())]
     header = ["t"] + [f"{s} {m}" for s, m in cols]
     rows = [[f"{t:g}"] + [_fmt(r["sets"].get(s, {}).get(m)) for s, m in cols]

@@ -14,7 +14,10 @@ scored for
   input strokes: symmetric chamfer distance (pixels at the model's size)
   and edge F1 within 2 px;
 * the same fidelity and faithfulness numbers inside the eye, nose and
-  mouth boxes.
+  mouth boxes;
+* for rough sketches, ``to_clean``: the L1 distance between the face made
+  from the rough sketch and the face made from its clean version (0 = the
+  roughness changed nothing).
 """
 
 import numpy as np
@@ -25,7 +28,7 @@ from util.components import PART_NAMES, PARTS, scaled_boxes
 FIDELITY = ("l1", "psnr", "ssim")
 FAITHFULNESS = ("chamfer", "edge_f1")
 # metrics where lower is better (for reports)
-LOWER_IS_BETTER = {"l1", "vgg", "fid", "kid", "chamfer"}
+LOWER_IS_BETTER = {"l1", "vgg", "fid", "kid", "chamfer", "to_clean"}
 
 
 class TestSet:
@@ -199,6 +202,11 @@ def per_image(outputs, test_set, size):
                 row[f"{name}/ssim"] = metrics.ssim(a, b)
         rows.append(row)
     return rows
+
+
+def mean_l1(a, b):
+    """Mean over images of the L1 distance between two output stacks."""
+    return float(np.mean([metrics.l1(x, y) for x, y in zip(a, b)]))
 
 
 def summarize(rows):
