@@ -112,6 +112,8 @@ class BaseTrainer:
                 print(f"resuming stage {self.stage} at epoch {epoch}, iteration {it}")
         n_epochs = opt.niter + opt.niter_decay
         per_epoch = len(self.loader)
+        if opt.max_iters and steps >= opt.max_iters:     # resumed a finished run: no extra step
+            return self.finish(steps)
         display_every = opt.display_freq or per_epoch
         start = time.time()
         while epoch <= n_epochs:

@@ -173,8 +173,9 @@ def run_training(args):
         for stage in stages(model, ae_from):
             cmd = train_command(args, model, ae_from, stage)
             key = f"{model}/{stage}"
-            shown = " ".join(os.path.relpath(c, REPO) if c.startswith(REPO) else c
-                             for c in cmd[1:])
+            # recorded without the folder, so a copied or moved folder stays trained
+            shown = " ".join(os.path.relpath(c, REPO) if c.startswith(REPO) else c for c in
+                             (c.replace(args.checkpoints_dir, "CHECKPOINTS") for c in cmd[1:]))
             if status.done(key, shown):
                 print(f"[ablations] {key}: already trained")
                 continue

@@ -122,9 +122,12 @@ def test_run_ablations_fills_every_row(tmp_path):
     assert set(status) == {"full/ae", "full/banks", "full/combine", "whole_face/ae",
                            "whole_face/banks", "whole_face/combine", "pix2pixhd/combine",
                            "no_perceptual/combine", "no_smoothness/combine"}
-    # a second run trains nothing (--skip_train would stop on anything missing)
-    again = ["--methods", "no_projection", "--sweep", ""]
-    assert run_script("scripts/run_ablations.py", args[:-2] + again + ["--skip_train"]) == 0
+    # a second run, from a moved folder, trains nothing (--skip_train stops on anything missing)
+    import shutil
+    shutil.move(str(ck), str(tmp_path / "moved"))
+    again = ["--methods", "no_projection", "--sweep", "", "--skip_train",
+             "--checkpoints_dir", str(tmp_path / "moved")]
+    assert run_script("scripts/run_ablations.py", args[2:-2] + again) == 0
 
 
 def test_evaluate_on_a_paired_folder_skips_a_bad_file(tiny_params, tmp_path, capsys):

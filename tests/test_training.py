@@ -47,6 +47,16 @@ def test_ae_stage_learns_and_resumes_exactly(tmp_path):
     assert '"image_size": 128' in (expr / "config.json").read_text()
 
 
+def test_resuming_a_finished_run_trains_nothing(tmp_path):
+    common = TINY + ["--stage", "ae", "--checkpoints_dir", str(tmp_path), "--name", "done",
+                     "--max_iters", "3"]
+    train(common)
+    state = (tmp_path / "done" / "train_state" / "ae.pkl").read_bytes()
+    again = train(common + ["--continue_train"])
+    assert again.history == []
+    assert (tmp_path / "done" / "train_state" / "ae.pkl").read_bytes() == state
+
+
 def test_banks_stage_round_trips(tmp_path):
     from options.train_options import TrainOptions
     from models.trainers import build_banks
