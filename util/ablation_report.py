@@ -41,8 +41,12 @@ def table_rows(results):
         o = r["options"]
         refine = o["refine"] if o["pipeline"] != "direct" else "-"
         k = o["k"] if o["pipeline"] != "direct" else "-"
-        rows.append([name, o["pipeline"], k, refine] +
-                    [_fmt(_value(r, w, m)) for w, m, _ in present])
+        cells = []
+        for w, m, _ in present:
+            cell = _fmt(_value(r, w, m))
+            std = _value(r, w, "kid_std") if m == "kid" and w != "gap" else None
+            cells.append(f"{cell} ± {std:.2g}" if cell and std else cell)
+        rows.append([name, o["pipeline"], k, refine] + cells)
     return header, rows
 
 

@@ -225,6 +225,8 @@ def distribution(features, outputs, reference, subsets, seed):
     f_out, taps_out = features.pooled_and_taps(outputs)
     f_ref = reference[0]
     size = min(len(f_out), len(f_ref), 1000)
+    if size >= 8 and size == min(len(f_out), len(f_ref)):
+        size //= 2                   # subsets smaller than the sets, so kid_std means something
     res = {"fid": metrics.fid(f_out, f_ref)}
     if size >= 2:
         kid, kid_std = metrics.kid(f_out, f_ref, subsets, size, seed)
