@@ -36,36 +36,21 @@ def output_name(path, used):
 def main(argv=None):
     opt = TestOptions().parse(argv)
     from data.sketch_io import ImageError, list_images, load_sketch, save_png
-    from models.checkpoint import WHERE_FROM, CheckpointError
-
     try:
         files = list_images(opt.input)
     except FileNotFoundError as exc:
         return fail(str(exc))
     if not files:
         return fail(f"no images found in {', '.join(opt.input)}")
-    if not os.path.isdir(opt.params):
-        return fail(f"checkpoint folder {opt.params} not found. {WHERE_FROM}")
-
-    from util import jittor_env
+    from util.cli import UsageError, prepare_inference
     try:
-        jittor_env.setup(opt.gpu)
-    except jittor_env.JittorSetupError as exc:
+        model = prepare_inference(opt)
+    except UsageError as exc:
         return fail(str(exc))
     import numpy as np
     from tqdm import tqdm
 
-    from models import create_model
-
-    jt = jittor_env.get_jittor()
-    np.random.seed(opt.seed)
-    jt.set_global_seed(opt.seed)
-    model = create_model("sketch2face", opt)
-    try:
-        model.load(opt.params)
-        model.check_banks(opt.gender)
-    except CheckpointError as exc:
-        return fail(str(exc))
+    from util import jittor_env
     if opt.verbose:
         print(f"{jittor_env.describe()}; options from {opt.preset_source}")
 

@@ -8,7 +8,6 @@ Prints the address to open. Listens on 127.0.0.1 (this machine only) unless
 missing or damaged checkpoints, or the port cannot be opened.
 """
 
-import os
 import sys
 import time
 
@@ -26,17 +25,13 @@ def say(msg):
 
 def main(argv=None):
     opt = DrawOptions().parse(argv)
-    from models.checkpoint import WHERE_FROM, CheckpointError
+    from models.checkpoint import CheckpointError
 
-    if not os.path.isdir(opt.params):
-        return fail(f"checkpoint folder {opt.params} not found. {WHERE_FROM}")
-    from util import jittor_env
+    from util.cli import UsageError, prepare_inference
     try:
-        jittor_env.setup(opt.gpu)
-    except jittor_env.JittorSetupError as exc:
+        prepare_inference(opt, build_model=False)     # the app builds its own model
+    except UsageError as exc:
         return fail(str(exc))
-    jt = jittor_env.get_jittor()
-    jt.set_global_seed(opt.seed)
 
     from app.server import AppServer, load_app
     try:

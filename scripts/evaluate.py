@@ -62,33 +62,20 @@ def markdown(results):
 
 def main(argv=None):
     opt = EvalOptions().parse(argv)
-    if not os.path.isdir(opt.params):
-        from models.checkpoint import WHERE_FROM
-        return fail(f"checkpoint folder {opt.params} not found. {WHERE_FROM}")
-    from util import jittor_env
+    from util.cli import UsageError, prepare_inference
     try:
-        jittor_env.setup(opt.gpu)
-    except jittor_env.JittorSetupError as exc:
+        model = prepare_inference(opt)
+    except UsageError as exc:
         return fail(str(exc))
     import numpy as np
     from tqdm import tqdm
 
     from data.sketch_io import save_png
-    from models import create_model
-    from models.checkpoint import CheckpointError, atomic_write
+    from models.checkpoint import atomic_write
     from util import evaluation as ev
     from util.html import ResultPage
 
-    jt = jittor_env.get_jittor()
-    np.random.seed(opt.seed)
-    jt.set_global_seed(opt.seed)
     start = time.time()
-    model = create_model("sketch2face", opt)
-    try:
-        model.load(opt.params)
-        model.check_banks(opt.gender)
-    except CheckpointError as exc:
-        return fail(str(exc))
     try:
         if opt.test_set == "synthetic":
             sets = ev.synthetic_sets(opt.n_test, opt.test_seed, opt.image_size, opt.rough)

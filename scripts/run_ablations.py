@@ -20,7 +20,6 @@ and each evaluation's folder (images, metrics.json, metrics.md).
 """
 
 import argparse
-import csv
 import json
 import math
 import os
