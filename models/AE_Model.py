@@ -35,7 +35,7 @@ class AEModel:
             raise ValueError(f"unknown part {part!r}")
         self.opt, self.part = opt, part
         self.name = PART_NAMES[part]
-        self.whole = getattr(opt, "pipeline", "components") == "whole_face"
+        self.whole = opt.pipeline == "whole_face"
         self.crop_size = scaled_boxes(opt.image_size)[part][2]
         args = dict(latent_dim=opt.latent_dim, ngf=opt.ae_ngf, n_down=opt.ae_n_down,
                     norm=opt.ae_norm, variant=opt.variant)

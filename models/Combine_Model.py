@@ -19,11 +19,11 @@ class CombineModel:
 
     def __init__(self, opt, is_train=False):
         self.opt = opt
-        self.direct = getattr(opt, "pipeline", "components") == "direct"
+        self.direct = opt.pipeline == "direct"
         self.boxes = scaled_boxes(opt.image_size)
         self.fm = {p: FeatureDecoder(self.boxes[p][2], opt.fm_channels, opt.fm_nc,
                                      opt.latent_dim, opt.ae_norm, opt.variant)
-                   for p in pipeline_parts(getattr(opt, "pipeline", "components"))}
+                   for p in pipeline_parts(opt.pipeline)}
         self.netG = GlobalGenerator(1 if self.direct else opt.fm_nc, 3, opt.ngf,
                                     opt.n_downsample_global, opt.n_blocks_global, opt.norm)
         self.netD = None

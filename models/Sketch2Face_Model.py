@@ -40,8 +40,7 @@ class Sketch2FaceModel:
 
     def __init__(self, opt):
         self.opt = opt
-        self.pipeline = getattr(opt, "pipeline", "components")
-        self.parts = {p: AEModel(opt, p) for p in pipeline_parts(self.pipeline)}
+        self.parts = {p: AEModel(opt, p) for p in pipeline_parts(opt.pipeline)}
         self.combine = CombineModel(opt)
         self.boxes = scaled_boxes(opt.image_size)
         self.root = None
@@ -105,11 +104,11 @@ class Sketch2FaceModel:
         blended (weights capped at 0.5, negatives dropped), laid over the
         remainder's shadow through feathered masks (darken: strokes of both
         show, white covers nothing)."""
+        if not found:                      # direct pipeline: no components, no shadow
+            return None
         n = self.opt.image_size
         batch = len(next(iter(found.values()))[0])
         canvas = np.ones((batch, n, n), np.float32)
-        if not found:                      # direct pipeline: no components, no shadow
-            return None
         for p in ("",) + PASTE_ORDER:
             if p not in found:
                 continue
@@ -137,7 +136,7 @@ class Sketch2FaceModel:
         ``images`` (B, H, W, 3) uint8 and ``shadows`` (B, H, W) uint8 or None."""
         k = self.opt.k if k is None else k
         refine = refine if refine is not None else {p: 1.0 for p in PARTS}
-        if self.pipeline == "direct":
+        if self.combine.direct:
             with jt.no_grad():
                 img = self.combine.generate(jt.array(sketch_to_array(sketches))).numpy()
             return {"images": to_uint8(img).transpose(0, 2, 3, 1),

@@ -19,9 +19,6 @@ from util.jittor_env import get_jittor
 jt = get_jittor()
 nn = jt.nn
 
-FEATURE_DIM = 2048
-
-
 class BasicConv2d(nn.Module):
     def __init__(self, cin, cout, kernel, stride=1, padding=0):
         self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=False)

@@ -27,7 +27,6 @@ and converts them to what its weights expect. All its weights are
 input.
 """
 
-import hashlib
 import importlib.util
 import io
 import json

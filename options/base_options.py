@@ -154,7 +154,7 @@ class BaseOptions:
                                   f"{opt.ae_n_down}: the {key or 'remainder'} crop ({size} px) "
                                   f"is not divisible by {factor}")
         if opt.image_size % (2 ** opt.n_downsample_global):
-            raise OptionError(f"--image_size must be divisible by 2^n_downsample_global")
+            raise OptionError("--image_size must be divisible by 2^n_downsample_global")
         return opt
 
 

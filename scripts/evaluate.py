@@ -71,7 +71,7 @@ def main(argv=None):
     from tqdm import tqdm
 
     from data.sketch_io import save_png
-    from models.checkpoint import atomic_write
+    from models.checkpoint import CheckpointError, atomic_write
     from util import evaluation as ev
     from util.html import ResultPage
 
@@ -87,7 +87,7 @@ def main(argv=None):
         return fail(str(exc))
     try:
         features, feature_note = ev.load_feature_net(opt.feature_net, opt.inception_path)
-    except Exception as exc:          # VGGWeightsError: one line, names the file
+    except CheckpointError as exc:    # VGGWeightsError: one line, names the file
         return fail(str(exc))
 
     reference = None

@@ -20,15 +20,12 @@ scored for
   roughness changed nothing).
 """
 
+import os
+
 import numpy as np
 
 from util import metrics
 from util.components import PART_NAMES, PARTS, scaled_boxes
-
-FIDELITY = ("l1", "psnr", "ssim")
-FAITHFULNESS = ("chamfer", "edge_f1")
-# metrics where lower is better (for reports)
-LOWER_IS_BETTER = {"l1", "vgg", "fid", "kid", "chamfer", "to_clean"}
 
 
 class TestSet:
@@ -101,7 +98,7 @@ def hand_set(folder, size, report=print):
             report(f"skipped {exc}")
             continue
         sketches.append(sketch)
-        names.append(path.rsplit("/", 1)[-1].rsplit(".", 1)[0])
+        names.append(os.path.splitext(os.path.basename(path))[0])
     if not sketches:
         raise ValueError(f"{folder}: no readable sketches")
     return TestSet("hand", np.stack(sketches), None, names)
@@ -112,10 +109,9 @@ class FeatureNet:
     """VGG features of uint8 RGB images: pooled (for FID/KID) and the
     perceptual distance between two images."""
 
-    def __init__(self, vgg, label, fid_net=None):
+    def __init__(self, vgg, fid_net=None):
         from models.vgg import VGGLoss
         self.vgg = vgg
-        self.label = label
         self.fid_net = fid_net       # Inception for FID/KID; None: the VGG's last layer
         self.weights = VGGLoss.LAYER_WEIGHTS
 
@@ -151,12 +147,12 @@ def load_feature_net(kind, inception_path="", report=print):
     if kind == "inception" or (kind == "auto" and inception_path):
         from models.inception import load_fid_inception
         fid_net = load_fid_inception(inception_path)
-        return FeatureNet(load_vgg("auto", quiet=True), "ImageNet VGG16", fid_net), (
+        return FeatureNet(load_vgg("auto", quiet=True), fid_net), (
             f"FID/KID on the FID Inception-v3 pool3 features (weights {inception_path}); "
             f"images are resized to 299 px from the model's size, so compare only at equal size")
     if kind == "random":
         net = load_vgg("random", quiet=True)
-        return FeatureNet(net, "random VGG16"), (
+        return FeatureNet(net), (
             "FID/KID and VGG distance on a RANDOM VGG16 (smoke test only, meaningless)")
     try:
         net = load_vgg("vgg16", quiet=True)
@@ -165,7 +161,7 @@ def load_feature_net(kind, inception_path="", report=print):
             raise
         report(f"note: no VGG16 weights ({exc}); FID/KID and VGG distance are off")
         return None, "FID/KID and VGG distance off (no VGG16 weights)"
-    return FeatureNet(net, "ImageNet VGG16"), (
+    return FeatureNet(net), (
         "FID*/KID* are computed on ImageNet VGG16 relu5_3 features (mean-pooled), not "
         "Inception: they rank methods here but are not comparable with published FID")
 
