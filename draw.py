@@ -5,13 +5,19 @@
 
 Prints the address to open. Listens on 127.0.0.1 (this machine only) unless
 --host says otherwise. Ctrl+C stops it. Exit status 2: bad arguments,
-missing or damaged checkpoints, or the port cannot be opened.
+missing or damaged checkpoints, or the port cannot be opened. Ctrl+C or
+SIGTERM: "stopped.", exit 0.
 """
 
+import signal
 import sys
 import time
 
-from options.draw_options import DrawOptions
+from util.entry import require_dependencies
+
+require_dependencies()
+
+from options.draw_options import DrawOptions  # noqa: E402
 
 
 def fail(msg):
@@ -23,17 +29,40 @@ def say(msg):
     print(msg, file=sys.stderr, flush=True)
 
 
+class Stop(Exception):
+    """Ctrl+C or SIGTERM: stop serving, cleanly."""
+
+
+def _stop(signum, frame):
+    raise Stop()
+
+
 def main(argv=None):
     opt = DrawOptions().parse(argv)
-    from models.checkpoint import CheckpointError
-
-    from util.cli import UsageError, prepare_inference
+    from models.methods import prepare_inference
+    from util import jittor_env
+    from util.cli import UsageError
+    say(f"draw: {opt.method} from {opt.params} ({opt.image_size}x{opt.image_size}; "
+        f"{jittor_env.describe_plan(opt.gpu)})")
     try:
         prepare_inference(opt, build_model=False)     # the app builds its own model
     except UsageError as exc:
         return fail(str(exc))
+    # Jittor installs a SIGINT handler of its own ("Caught SIGINT, quick exit",
+    # exit 1): ours stop the server cleanly instead, for SIGTERM too.
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        return serve(opt)
+    except (Stop, KeyboardInterrupt):
+        say("stopped.")
+        return 0
 
+
+def serve(opt):
+    """Load the model, open the port, serve until stopped."""
     from app.server import AppServer, load_app
+    from models.checkpoint import CheckpointError
     try:
         app = load_app(opt)
     except CheckpointError as exc:
@@ -58,8 +87,6 @@ def main(argv=None):
             say(f"(listening on every interface, port {server.port})")
         say("Ctrl+C stops the app.")
         server.serve_forever()
-    except KeyboardInterrupt:
-        say("stopped.")
     finally:
         server.server_close()
     return 0

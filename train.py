@@ -1,4 +1,4 @@
-"""Train DeepFaceDrawing stage by stage (see README, "Training").
+"""Train a method stage by stage (see README, "Training").
 
     python train.py --stage ae      --preset tiny --name faces
     python train.py --stage banks   --preset tiny --name faces
@@ -6,11 +6,16 @@
     python demo.py --params checkpoints/faces
 
 Multi-GPU / multi-node: mpirun -np 4 python train.py ... (Jittor's MPI).
+Exit status: 0 done, 2 bad options, data, checkpoints or weights.
 """
 
 import sys
 
-from options.train_options import TrainOptions
+from util.entry import require_dependencies
+
+require_dependencies()
+
+from options.train_options import TrainOptions  # noqa: E402
 
 
 def main(argv=None):
@@ -23,20 +28,16 @@ def main(argv=None):
         return 2
     jt = jittor_env.get_jittor()
     jt.set_global_seed(opt.seed)
+    print(f"{opt.method} stage {opt.stage}: {jittor_env.describe()}; "
+          f"checkpoints in {opt.expr_dir}", flush=True)
 
     from data.datasets import DatasetError
     from models.checkpoint import CheckpointError
-    from models.trainers import TRAINERS, StageError, build_banks
+    from training import create_stage
+    from training.trainers import StageError
     try:
-        from models.vgg import VGGWeightsError
-    except ImportError:            # pragma: no cover - the module is part of the project
-        VGGWeightsError = RuntimeError
-    try:
-        if opt.stage == "banks":
-            return build_banks(opt)
-        return TRAINERS[opt.stage](opt).run()
-    except (DatasetError, CheckpointError, VGGWeightsError, FileNotFoundError,
-            StageError) as exc:
+        return create_stage(opt).run()
+    except (DatasetError, CheckpointError, FileNotFoundError, StageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -1,7 +1,9 @@
 """Experiment presets: JSON files of option defaults, chosen with --preset NAME.
 
-* Size presets: ``official`` (the authors' 512 model), ``small`` (256),
-  ``tiny`` (128, the CPU configuration).
+* Size presets of DeepFaceDrawing: ``official`` (the authors' 512 model),
+  ``small`` (256), ``tiny`` (128, the CPU configuration). Another method
+  keeps its presets in a folder of its own (``models/methods.py`` says
+  which); the functions below take that folder.
 * Ablation presets in ``configs/ablations/``: what a method changes (pipeline,
   loss weights, K, refinement weight), without a size. Presets compose left to
   right with ``+``: ``--preset small+ablations/no_perceptual``.
@@ -18,9 +20,17 @@ CONFIG_DIR = os.path.dirname(os.path.abspath(__file__))
 ABLATION_DIR = os.path.join(CONFIG_DIR, "ablations")
 
 
-def available():
-    sizes = sorted(f[:-5] for f in os.listdir(CONFIG_DIR) if f.endswith(".json"))
-    return sizes + [f"ablations/{name}" for name in ablation_names()]
+def preset_dir(sub=""):
+    """The presets folder of a method (``sub`` relative to configs/)."""
+    return os.path.join(CONFIG_DIR, sub) if sub else CONFIG_DIR
+
+
+def available(folder=CONFIG_DIR):
+    sizes = sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".json"))
+    ablations = os.path.join(folder, "ablations")
+    if not os.path.isdir(ablations):
+        return sizes
+    return sizes + [f"ablations/{name}" for name in ablation_names(ablations)]
 
 
 # the paper's comparisons in reading order; other presets follow alphabetically
@@ -28,20 +38,20 @@ ABLATION_ORDER = ("full", "no_projection", "whole_face", "pix2pixhd", "no_percep
                   "no_smoothness", "k1", "k3", "k5", "k10", "k15")
 
 
-def ablation_names():
+def ablation_names(folder=ABLATION_DIR):
     """The ablation presets, in ABLATION_ORDER, then any others."""
-    names = sorted(f[:-5] for f in os.listdir(ABLATION_DIR) if f.endswith(".json"))
+    names = sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".json"))
     rank = {n: i for i, n in enumerate(ABLATION_ORDER)}
     return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
 
 
-def _read(name_or_path):
+def _read(name_or_path, folder=CONFIG_DIR):
     path = name_or_path
     if not os.path.isfile(path):
-        path = os.path.join(CONFIG_DIR, f"{name_or_path}.json")
+        path = os.path.join(folder, f"{name_or_path}.json")
     if not os.path.isfile(path):
         raise ValueError(f"unknown preset {name_or_path!r}; choose one of "
-                         f"{', '.join(available())} or give a JSON file "
+                         f"{', '.join(available(folder))} or give a JSON file "
                          f"(combine presets with '+', e.g. small+ablations/full)")
     with open(path) as f:
         try:
@@ -53,20 +63,20 @@ def _read(name_or_path):
     return values
 
 
-def load_preset(name_or_path):
+def load_preset(name_or_path, folder=CONFIG_DIR):
     """The option defaults of a preset name (``tiny``), a JSON file path, or
     several joined by ``+`` (later ones win)."""
     out = {}
     for part in str(name_or_path).split("+"):
-        values = _read(part.strip())
+        values = _read(part.strip(), folder)
         out.update({k: v for k, v in values.items() if not k.startswith("_")})
     return out
 
 
-def preset_notes(name_or_path):
+def preset_notes(name_or_path, folder=CONFIG_DIR):
     """The ``_``-keys of a preset (``_doc``, ``_model``, ``_ae_from``), merged
     like ``load_preset``."""
     out = {}
     for part in str(name_or_path).split("+"):
-        out.update({k: v for k, v in _read(part.strip()).items() if k.startswith("_")})
+        out.update({k: v for k, v in _read(part.strip(), folder).items() if k.startswith("_")})
     return out

@@ -20,10 +20,10 @@ import os
 import sys
 
 import numpy as np
-from PIL import Image
 
-from data.sketch_io import (IMAGE_EXTS, ImageError, fit_square, on_white, open_image,
-                            to_gray_on_white)
+from tqdm import tqdm
+
+from data.sketch_io import IMAGE_EXTS, ImageError, load_photo, load_sketch_array
 
 GENDER_NAMES = {"male": "male", "m": "male", "man": "male", "1": "male",
                 "female": "female", "f": "female", "woman": "female", "0": "female"}
@@ -54,21 +54,6 @@ def read_genders(path):
             if g:
                 genders[os.path.splitext(row[0].strip())[0]] = g
     return genders
-
-
-def load_photo(path, size):
-    rgb = on_white(open_image(path)).convert("RGB")
-    if rgb.size != (size, size):
-        if rgb.size[0] != rgb.size[1]:
-            raise ImageError(f"{path}: photo is {rgb.size[0]}x{rgb.size[1]}, not square "
-                             f"(align it with scripts/align_faces.py)")
-        rgb = rgb.resize((size, size), Image.LANCZOS)
-    return np.asarray(rgb, dtype=np.uint8)
-
-
-def load_sketch_array(path, size):
-    gray = to_gray_on_white(open_image(path))
-    return np.asarray(fit_square(gray, size)[0], dtype=np.uint8)
 
 
 class FaceDataset:
@@ -111,7 +96,7 @@ class FaceDataset:
                 sample = self.load(i)
             except ImageError as exc:
                 self.bad.add(i)
-                print(f"skipped {exc}", file=sys.stderr)
+                tqdm.write(f"skipped {exc}", file=sys.stderr)   # not into a progress bar
                 continue
             if getattr(self.opt, "cache", False):
                 self._cache[i] = sample

@@ -250,16 +250,3 @@ def widen(mask, width):
 
 
 # ------------------------------------------------------------------- reading
-def load_photo(path):
-    """uint8 (H, W, 3) RGB array from an image file (EXIF rotation applied,
-    transparency over white). Raises ``data.sketch_io.ImageError`` naming
-    the file when it cannot be read as an image."""
-    from PIL import ImageOps
-
-    from data.sketch_io import ImageError, on_white, open_image
-
-    img = on_white(ImageOps.exif_transpose(open_image(path)))
-    rgb = np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
-    if rgb.shape[0] < 1 or rgb.shape[1] < 1:
-        raise ImageError(f"{path}: empty image")
-    return rgb

@@ -1,14 +1,25 @@
-"""Reading sketches and writing results, with one-line notes and errors."""
+"""Reading sketches and photos and writing results, with one-line notes and
+errors that name the file.
 
+Every image file goes through ``open_image``: the pixel count is checked
+from the header before anything is decoded (``max_pixels``), the EXIF
+orientation of phone pictures is applied, and 16-bit images are scaled to
+8 bits (not clipped).
+"""
+
+import io
 import os
+import warnings
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
-from models.checkpoint import atomic_write
 from util.components import CANONICAL_SIZE
+from util.fileio import atomic_write
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+DEFAULT_MAX_PIXELS = 64_000_000     # 8000 x 8000: far above any sketch or photo
+INVERTED_DARK_FRACTION = 0.5        # more dark than light pixels: light lines on dark
 
 
 class ImageError(ValueError):
@@ -48,6 +59,21 @@ def to_gray_on_white(img):
     return on_white(img).convert("L")
 
 
+def to_8bit(img):
+    """16- and 32-bit integer images ('I;16', 'I') scaled to 'L' by their
+    bit depth (PIL's own conversion would clip everything above 255)."""
+    if img.mode.startswith("I;16") or img.mode == "I":
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) <= 65535 \
+            else float(2 ** 32 - 1)
+        return Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        top = 1.0 if arr.max(initial=0) <= 1.0 else 255.0
+        return Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    return img
+
+
 def fit_square(gray, size):
     """Pad a gray image to a square with white (centred) and resize to
     ``size``; returns the image and a note (None when nothing changed)."""
@@ -65,16 +91,52 @@ def fit_square(gray, size):
     return gray, note
 
 
-def open_image(path):
-    """The decoded PIL image at ``path``; ImageError naming the file otherwise."""
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return img.copy()
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: unreadable image ({exc})") from None
+def decode_image(source, name, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
+    """The decoded PIL image of ``source`` (a path or a file object), upright
+    (EXIF) and at most 8 bits per channel; ImageError naming ``name``. The
+    size is checked from the header before decoding."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(source, formats=formats) as img:
+                w, h = img.size
+                if max_pixels and w * h > max_pixels:
+                    raise ImageError(f"{name}: {w}x{h} is too large ({w * h / 1e6:.1f} "
+                                     f"megapixels; the limit is {max_pixels / 1e6:g}, "
+                                     f"--max_pixels raises it)")
+                if w < 1 or h < 1:
+                    raise ImageError(f"{name}: empty image ({w}x{h} pixels)")
+                img.load()
+                out = ImageOps.exif_transpose(img)
+                out = out.copy() if out is img else out
+        except ImageError:
+            raise
+        except UnidentifiedImageError:
+            raise ImageError(f"{name}: not an image") from None
+        except Image.DecompressionBombError:
+            raise ImageError(f"{name}: too many pixels to decode safely (a decompression "
+                             f"bomb?)") from None
+        except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+            raise ImageError(f"{name}: unreadable image ({exc})") from None
+    return to_8bit(out)
+
+
+def open_image(path, max_pixels=DEFAULT_MAX_PIXELS):
+    """The decoded PIL image at ``path`` (see ``decode_image``)."""
+    return decode_image(path, path, max_pixels)
+
+
+def load_photo(path, size=None, max_pixels=DEFAULT_MAX_PIXELS):
+    """uint8 (H, W, 3) RGB array from an image file (EXIF rotation applied,
+    transparency over white); with ``size``, a square photo resized to it
+    (ImageError for another shape: align it first)."""
+    rgb = on_white(open_image(path, max_pixels)).convert("RGB")
+    if size is not None and rgb.size != (size, size):
+        if rgb.size[0] != rgb.size[1]:
+            raise ImageError(f"{path}: photo is {rgb.size[0]}x{rgb.size[1]}, not square "
+                             f"(align it with scripts/align_faces.py)")
+        rgb = rgb.resize((size, size), Image.LANCZOS)
+    return np.asarray(rgb, dtype=np.uint8).copy()
 
 
 def sketch_from_image(img, size):
@@ -82,32 +144,43 @@ def sketch_from_image(img, size):
 
     Inputs that are not 512x512 (the canonical sketch size) are padded to a
     square and resized with a one-line note; 512 inputs are resized to the
-    model's size quietly."""
+    model's size quietly. A sketch of light lines on a dark ground is
+    inverted, with a note."""
     gray = to_gray_on_white(img)
     w, h = gray.size
     if w < 1 or h < 1:
         raise ImageError("empty image")
+    notes = []
+    arr = np.asarray(gray, dtype=np.uint8)
+    if (arr < 128).mean() > INVERTED_DARK_FRACTION:
+        gray = Image.fromarray(255 - arr)
+        notes.append("light lines on a dark ground: inverted to dark lines on white")
     gray, note = fit_square(gray, size)
     canonical = w == h == CANONICAL_SIZE
-    notes = [note] if note and not canonical else []
+    if note and not canonical:
+        notes.insert(0, note)
     arr = np.asarray(gray, dtype=np.uint8).copy()
     if arr.min() >= 128:
         notes.append("the sketch is empty (no dark strokes): the result is an average-looking face")
     return arr, notes
 
 
-def load_sketch(path, size):
+def load_sketch(path, size, max_pixels=DEFAULT_MAX_PIXELS):
     """``sketch_from_image`` of an image file; ImageError naming the file."""
     try:
-        return sketch_from_image(open_image(path), size)
+        return sketch_from_image(open_image(path, max_pixels), size)
     except ImageError as exc:
         if str(exc).startswith(str(path)):
             raise
         raise ImageError(f"{path}: {exc}") from None
 
 
+def load_sketch_array(path, size, max_pixels=DEFAULT_MAX_PIXELS):
+    """The sketch at ``path`` as uint8 (size, size) (training data: no notes)."""
+    return load_sketch(path, size, max_pixels)[0]
+
+
 def encode_png(arr):
-    import io
     buf = io.BytesIO()
     Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(buf, format="PNG")
     return buf.getvalue()

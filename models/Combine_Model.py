@@ -3,13 +3,13 @@
 import numpy as np
 
 from models import checkpoint as ckpt
-from models.base_model import jt, load_network, materialize, save_network
-from models.networks import FeatureDecoder, GlobalGenerator, MultiscaleDiscriminator
+from models.base_model import BaseModel, jt, materialize
+from models.networks import define_D, define_fm, define_G
 from util.components import (PART_NAMES, PASTE_ORDER, nose_paste_rows, pipeline_parts,
                              scaled_boxes)
 
 
-class CombineModel:
+class CombineModel(BaseModel):
     """Five FM decoders (latent -> feature map), pasted into one face map,
     and the generator from that map to a photo.
 
@@ -17,28 +17,32 @@ class CombineModel:
     whole face and nothing pasted; ``direct`` has no FM decoders and the
     generator takes the sketch itself (pix2pixHD)."""
 
+    training_only = ("D",)
+
     def __init__(self, opt, is_train=False):
         self.opt = opt
         self.direct = opt.pipeline == "direct"
         self.boxes = scaled_boxes(opt.image_size)
-        self.fm = {p: FeatureDecoder(self.boxes[p][2], opt.fm_channels, opt.fm_nc,
-                                     opt.latent_dim, opt.ae_norm, opt.variant)
-                   for p in pipeline_parts(opt.pipeline)}
-        self.netG = GlobalGenerator(1 if self.direct else opt.fm_nc, 3, opt.ngf,
-                                    opt.n_downsample_global, opt.n_blocks_global, opt.norm)
-        self.netD = None
-        if is_train:
-            self.netD = MultiscaleDiscriminator(1 + 3, opt.ndf, opt.n_layers_D, opt.num_D,
-                                                opt.norm_D)
+        self.fm = {p: define_fm(opt, p) for p in pipeline_parts(opt.pipeline)}
+        self.netG = define_G(opt)
+        self.netD = define_D(opt) if is_train else None
         self._masks = {p: self._paste_mask(p) for p in PASTE_ORDER if p in self.fm}
         materialize(*self.networks().values())
 
     def networks(self):
-        nets = dict((f"DE_{PART_NAMES[p]}", n) for p, n in self.fm.items())
+        nets = {f"DE_{PART_NAMES[p]}": n for p, n in self.fm.items()}
         nets["G"] = self.netG
         if self.netD is not None:
             nets["D"] = self.netD
         return nets
+
+    def network_path(self, name, root, epoch="latest"):
+        if name == "G":
+            return ckpt.generator_path(root, epoch)
+        if name == "D":
+            return ckpt.discriminator_path(root, epoch)
+        part = next(p for p in self.fm if f"DE_{PART_NAMES[p]}" == name)
+        return ckpt.fm_path(root, part, epoch)
 
     # -------------------------------------------------------------- forward
     def _paste_rows(self, part):
@@ -78,31 +82,13 @@ class CombineModel:
     def eval(self):
         """Inference mode; the official preset keeps the release's quirk of
         FM BatchNorm normalising with each sketch's own statistics."""
-        for net in self.networks().values():
-            net.eval()
+        super().eval()
         for dec in self.fm.values():
             dec.set_sample_stats(self.opt.fm_sample_stats)
         return self
 
     def train(self):
-        for net in self.networks().values():
-            net.train()
+        super().train()
         for dec in self.fm.values():
             dec.set_sample_stats(False)
         return self
-
-    # -------------------------------------------------------------- files
-    def load(self, root, epoch="latest", discriminator=False):
-        for p in self.fm:
-            load_network(self.fm[p], ckpt.fm_path(root, p, epoch))
-        load_network(self.netG, ckpt.generator_path(root, epoch))
-        if discriminator and self.netD is not None:
-            load_network(self.netD, ckpt.discriminator_path(root, epoch))
-        return self
-
-    def save(self, root, epoch="latest"):
-        for p in self.fm:
-            save_network(self.fm[p], ckpt.fm_path(root, p, epoch))
-        save_network(self.netG, ckpt.generator_path(root, epoch))
-        if self.netD is not None:
-            save_network(self.netD, ckpt.discriminator_path(root, epoch))

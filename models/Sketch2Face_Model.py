@@ -4,10 +4,11 @@ projection -> FM feature map -> photo (and, on request, shadow images)."""
 import numpy as np
 
 from models.AE_Model import AEModel
-from models.base_model import jt
+from models.base_model import BaseModel, jt
 from models.Combine_Model import CombineModel
 from models.manifold import project, shadow_weights
-from util.components import PARTS, PASTE_ORDER, pipeline_parts, scaled_boxes
+from util.arrays import sketch_to_array, to_uint8
+from util.components import PART_NAMES, PARTS, PASTE_ORDER, pipeline_parts, scaled_boxes
 
 
 SHADOW_WHITE_POINT = 0.8   # shadow greys lighter than this (0 black .. 1 white) show as white
@@ -22,19 +23,7 @@ def feather_mask(size, ramp=0.25):
     return np.outer(edge, edge).astype(np.float32)
 
 
-def sketch_to_array(sketches):
-    """uint8 (B, H, W) (black lines on white) -> float32 (B, 1, H, W) in [-1, 1]."""
-    s = np.asarray(sketches, dtype=np.float32)
-    return ((s - 127.5) / 127.5)[:, None, :, :]
-
-
-def to_uint8(x):
-    """[-1, 1] -> uint8; NaN (from damaged weights) becomes mid-grey."""
-    x = np.nan_to_num(np.asarray(x, dtype=np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
-    return np.clip((x + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-
-
-class Sketch2FaceModel:
+class Sketch2FaceModel(BaseModel):
     """Five AEModels and a CombineModel, loaded from one checkpoint folder
     (one AEModel for the whole-face ablation, none for the direct one)."""
 
@@ -45,16 +34,55 @@ class Sketch2FaceModel:
         self.boxes = scaled_boxes(opt.image_size)
         self.root = None
         self._decoded = {}     # (part, gender) -> (neighbour indices, their decodes)
+        self._owner = {}       # network name -> (member model, its name for it)
+        for p, ae in self.parts.items():
+            for name in ae.networks():
+                self._owner[f"{name}_{PART_NAMES[p]}"] = (ae, name)
+        for name in self.combine.networks():
+            self._owner[name] = (self.combine, name)
 
-    def load(self, root, epoch="latest"):
-        for ae in self.parts.values():
-            ae.load(root, epoch)
-            ae.eval()
-        self.combine.load(root, epoch)
-        self.combine.eval()
+    def networks(self):
+        return {name: model.networks()[own] for name, (model, own) in self._owner.items()}
+
+    def network_path(self, name, root, epoch="latest"):
+        model, own = self._owner[name]
+        return model.network_path(own, root, epoch)
+
+    def eval(self):
+        for model in list(self.parts.values()) + [self.combine]:
+            model.eval()
+        return self
+
+    def train(self):
+        for model in list(self.parts.values()) + [self.combine]:
+            model.train()
+        return self
+
+    def load(self, root, epoch="latest", names=None):
+        super().load(root, epoch, names)
+        self.eval()
         self.root = root
         self._decoded.clear()
         return self
+
+    def load_for_inference(self, opt):
+        """Load ``opt.params`` and the banks for ``opt.gender`` (errors early)."""
+        self.load(opt.params)
+        self.check_banks(opt.gender)
+        return self
+
+    def k_max(self, gender="all"):
+        """The largest K every part's bank allows (None: no banks, direct pipeline)."""
+        sizes = [len(ae.bank(self.root, gender)) for ae in self.parts.values()]
+        return min(sizes) if sizes else None
+
+    def notes(self, opt):
+        """One-line notes about how ``opt`` will be applied (K above the banks)."""
+        k_max = self.k_max(opt.gender)
+        if k_max is not None and opt.k > k_max:
+            return [f"--k {opt.k} is more than the feature banks hold ({k_max} sketches): "
+                    f"using K={k_max}"]
+        return []
 
     def check_banks(self, gender):
         """Load (and cache) the banks for ``gender`` now, so errors come early."""

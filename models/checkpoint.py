@@ -20,12 +20,12 @@ import io
 import json
 import os
 import pickle
-import tempfile
 
 import numpy as np
 
+from util.fileio import atomic_write
+
 _TAG = b"HCAJSLHD"
-GENDERS = ("male", "female")
 _BANK_PREFIX = {"male": "man_", "female": "female_", "all": ""}
 
 WHERE_FROM = ("Checkpoints come from training your own (python train.py, see README) "
@@ -66,27 +66,6 @@ def config_path(root):
     return os.path.join(root, "config.json")
 
 
-# ---------------------------------------------------------------- atomic write
-def atomic_write(path, data):
-    """Write bytes so that a crash leaves either the old file or the new one."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 # ---------------------------------------------------------------- .pkl
 def write_params(path, params):
     """Save name -> array in Jittor's format, atomically."""
@@ -95,10 +74,11 @@ def write_params(path, params):
     atomic_write(path, blob + hashlib.sha1(blob).digest() + _TAG)
 
 
-def read_params(path):
-    """name -> numpy array from a Jittor .pkl; CheckpointError when damaged."""
+def _read_pickle(path, what="checkpoint"):
+    """The object pickled in ``path`` (with or without the SHA-1 trailer),
+    through the restricted unpickler; CheckpointError naming the file."""
     if not os.path.isfile(path):
-        raise CheckpointError(f"{path}: checkpoint file not found. {WHERE_FROM}")
+        raise CheckpointError(f"{path}: {what} file not found. {WHERE_FROM}")
     with open(path, "rb") as f:
         blob = f.read()
     if blob.endswith(_TAG):
@@ -108,20 +88,44 @@ def read_params(path):
                                   f"(truncated or altered); copy it again")
         blob = body
     try:
-        obj = _SafeUnpickler(io.BytesIO(blob)).load()
-    except CheckpointError:
-        raise
+        return _SafeUnpickler(io.BytesIO(blob)).load()
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     except Exception as exc:  # pickle raises many types on bad bytes
-        raise CheckpointError(f"{path}: not a readable checkpoint, probably truncated "
+        raise CheckpointError(f"{path}: not a readable {what}, probably truncated "
                               f"({type(exc).__name__}: {exc})") from None
+
+
+def read_params(path):
+    """name -> numpy array from a Jittor .pkl; CheckpointError when damaged."""
+    obj = _read_pickle(path)
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a parameter dict")
     out = {}
     for name, value in obj.items():
         arr = value.numpy() if hasattr(value, "numpy") and not isinstance(value, np.ndarray) \
             else np.asarray(value)
+        if arr.dtype == object:
+            raise CheckpointError(f"{path}: parameter {str(name)!r} is not numeric "
+                                  f"(an object array)")
         out[str(name)] = arr
     return out
+
+
+def write_state(path, state):
+    """Save a training state (nested dicts and lists of numbers, strings and
+    arrays) like a parameter file: pickle + SHA-1 trailer, atomically."""
+    blob = pickle.dumps(state, 4)
+    atomic_write(path, blob + hashlib.sha1(blob).digest() + _TAG)
+
+
+def read_state(path):
+    """A training state written by ``write_state``, read through the same
+    restricted unpickler as the weights (a state file runs no code)."""
+    obj = _read_pickle(path, "training state")
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path}: holds a {type(obj).__name__}, not a training state")
+    return obj
 
 
 class _SafeUnpickler(pickle.Unpickler):
@@ -135,7 +139,8 @@ class _SafeUnpickler(pickle.Unpickler):
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:
             return super().find_class(module, name)
-        raise CheckpointError(f"refusing to load {module}.{name} from a checkpoint")
+        raise CheckpointError(f"refusing to load {module}.{name} (only arrays and plain "
+                              f"containers are read from a checkpoint)")
 
 
 def check_params(path, params, expected):
@@ -249,6 +254,26 @@ def find_bank_files(root, part, gender):
 
 
 # ---------------------------------------------------------------- config
+# The options that define DeepFaceDrawing's networks, and the inference
+# defaults that belong to a trained model: saved with every checkpoint
+# folder we write (config.json), so that loading it needs no flags and
+# ``--preset auto`` agrees with the preset it was trained with.
+ARCH_KEYS = ("image_size", "latent_dim", "ae_ngf", "ae_n_down", "ae_norm", "variant",
+             "fm_channels", "fm_nc", "fm_sample_stats", "ngf", "n_downsample_global",
+             "n_blocks_global", "norm", "pipeline")
+INFERENCE_KEYS = ("k", "refine")
+
+
+def arch_dict(opt, keys=ARCH_KEYS + INFERENCE_KEYS, method="deepfacedrawing"):
+    """The options ``keys`` of ``opt``, JSON-ready, with the method's name
+    (what config.json holds). Lists become comma-separated strings."""
+    out = {"method": method}
+    for k in keys:
+        v = getattr(opt, k)
+        out[k] = ",".join(str(c) for c in v) if isinstance(v, (list, tuple)) else v
+    return out
+
+
 def write_config(root, arch):
     atomic_write(config_path(root), (json.dumps(arch, indent=2, sort_keys=True) + "\n").encode())
 

@@ -163,25 +163,26 @@ IGNORED_PREFIXES = ("fc.", "AuxLogits.")
 def load_fid_inception(path):
     """The FID Inception-v3 with the weights of a PyTorch .pth (the
     pytorch-fid ``pt_inception-2015-12-05`` file or a compatible state dict).
-    Raises VGGWeightsError (a CheckpointError) naming the file and the first
-    missing or mis-shaped parameter."""
-    from models.vgg import VGGWeightsError, read_torch_state_dict
+    Raises a CheckpointError naming the file and the first missing or
+    mis-shaped parameter."""
+    from models.checkpoint import CheckpointError
+    from models.torch_file import read_torch_state_dict
     net = FIDInceptionV3()
     state = read_torch_state_dict(path)
     ours = net.state_dict()
     for name, var in ours.items():
         if name not in state:
-            raise VGGWeightsError(f"{path}: not an FID Inception-v3 state dict "
+            raise CheckpointError(f"{path}: not an FID Inception-v3 state dict "
                                   f"(no parameter {name!r})")
         value = np.asarray(state[name], np.float32)
         if tuple(value.shape) != tuple(var.shape):
-            raise VGGWeightsError(f"{path}: parameter {name!r} has shape {list(value.shape)}, "
+            raise CheckpointError(f"{path}: parameter {name!r} has shape {list(value.shape)}, "
                                   f"expected {list(var.shape)}")
         var.update(jt.array(value))
     extra = [k for k in state if k not in ours and not k.startswith(IGNORED_PREFIXES)
              and not k.endswith("num_batches_tracked")]
     if extra:
-        raise VGGWeightsError(f"{path}: unexpected parameter {extra[0]!r} for the FID "
+        raise CheckpointError(f"{path}: unexpected parameter {extra[0]!r} for the FID "
                               f"Inception-v3 ({len(extra)} in all)")
     net.eval()
     return net

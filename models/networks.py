@@ -18,75 +18,9 @@ from util.jittor_env import get_jittor
 jt = get_jittor()
 from jittor import nn  # noqa: E402  (Jittor must be configured first)
 
+from models.layers import BatchNorm2d, make_norm  # noqa: E402
+
 VARIANTS = ("official", "fixed")
-NORMS = ("batch", "instance", "none")
-
-
-# ---------------------------------------------------------------- norms
-class BatchNorm2d(nn.Module):
-    """BatchNorm with parameter names ``weight``, ``bias``, ``running_mean``,
-    ``running_var`` (Jittor's), a two-pass variance, and one extra mode:
-
-    ``sample_stats=True`` normalises every sample with its own per-channel
-    statistics, even in eval mode. That is what the authors' release does to
-    its FM decoders at inference (they are never switched to eval, and a
-    batch holds one sketch), so the official preset turns it on there.
-    """
-
-    def __init__(self, num_features, eps=1e-5, momentum=0.1):
-        self.num_features = num_features
-        self.eps = eps
-        self.momentum = momentum
-        self.sample_stats = False
-        self.weight = jt.ones(num_features)
-        self.bias = jt.zeros(num_features)
-        self.running_mean = jt.zeros(num_features).stop_grad()
-        self.running_var = jt.ones(num_features).stop_grad()
-
-    def execute(self, x):
-        if self.sample_stats:
-            mean = x.mean(dims=(2, 3), keepdims=True)
-            var = ((x - mean) ** 2).mean(dims=(2, 3), keepdims=True)
-        elif self.is_training():
-            mean = x.mean(dims=(0, 2, 3), keepdims=True)
-            var = ((x - mean) ** 2).mean(dims=(0, 2, 3), keepdims=True)
-            m = self.momentum
-            self.running_mean.update(self.running_mean * (1 - m) + mean.reshape(-1).detach() * m)
-            self.running_var.update(self.running_var * (1 - m) + var.reshape(-1).detach() * m)
-        else:
-            mean = self.running_mean.reshape(1, -1, 1, 1)
-            var = self.running_var.reshape(1, -1, 1, 1)
-        scale = self.weight.reshape(1, -1, 1, 1) / jt.sqrt(var + self.eps)
-        return (x - mean) * scale + self.bias.reshape(1, -1, 1, 1)
-
-
-class InstanceNorm2d(nn.Module):
-    """Instance norm (two-pass variance); affine like Jittor's default."""
-
-    def __init__(self, num_features, eps=1e-5, affine=True):
-        self.eps = eps
-        self.affine = affine
-        if affine:
-            self.weight = jt.ones(num_features)
-            self.bias = jt.zeros(num_features)
-
-    def execute(self, x):
-        mean = x.mean(dims=(2, 3), keepdims=True)
-        var = ((x - mean) ** 2).mean(dims=(2, 3), keepdims=True)
-        y = (x - mean) / jt.sqrt(var + self.eps)
-        if self.affine:
-            y = y * self.weight.reshape(1, -1, 1, 1) + self.bias.reshape(1, -1, 1, 1)
-        return y
-
-
-def make_norm(kind, channels, momentum=0.1):
-    if kind == "batch":
-        return BatchNorm2d(channels, momentum=momentum)
-    if kind == "instance":
-        return InstanceNorm2d(channels)
-    if kind == "none":
-        return nn.Identity()
-    raise ValueError(f"unknown norm {kind!r}; choose one of {', '.join(NORMS)}")
 
 
 def leaky(variant):
@@ -284,3 +218,42 @@ class MultiscaleDiscriminator(nn.Module):
                 x = self.down(x)
             outs.append(net(x))
         return outs
+
+
+# ---------------------------------------------------------------- factories
+# A model asks for a network by options (as pix2pixHD's define_G), so the
+# constructor arguments are spelled out here only.
+def crop_size(opt, part):
+    from util.components import scaled_boxes
+    return scaled_boxes(opt.image_size)[part][2]
+
+
+def define_encoder(opt, part):
+    """The component encoder of ``part`` (CE)."""
+    return ComponentEncoder(crop_size(opt, part), latent_dim=opt.latent_dim, ngf=opt.ae_ngf,
+                            n_down=opt.ae_n_down, norm=opt.ae_norm, variant=opt.variant)
+
+
+def define_sketch_decoder(opt, part):
+    """The sketch decoder of ``part`` (CE, training and shadows)."""
+    return SketchDecoder(crop_size(opt, part), latent_dim=opt.latent_dim, ngf=opt.ae_ngf,
+                         n_down=opt.ae_n_down, norm=opt.ae_norm, variant=opt.variant)
+
+
+def define_fm(opt, part):
+    """The feature-mapping decoder of ``part`` (FM)."""
+    return FeatureDecoder(crop_size(opt, part), opt.fm_channels, opt.fm_nc, opt.latent_dim,
+                          opt.ae_norm, opt.variant)
+
+
+def define_G(opt):
+    """The image synthesis generator (IS); the direct pipeline (pix2pixHD
+    baseline) feeds it the one-channel sketch instead of the FM map."""
+    input_nc = 1 if opt.pipeline == "direct" else opt.fm_nc
+    return GlobalGenerator(input_nc, 3, opt.ngf, opt.n_downsample_global, opt.n_blocks_global,
+                           opt.norm)
+
+
+def define_D(opt):
+    """The multi-scale PatchGAN on (sketch, photo) pairs (training only)."""
+    return MultiscaleDiscriminator(1 + 3, opt.ndf, opt.n_layers_D, opt.num_D, opt.norm_D)

@@ -1,27 +1,33 @@
 """Options shared by every entry point (pix2pixHD-style option classes).
 
-Defaults come in three layers, later wins: the values below, then a preset
-(``--preset``: a name in ``configs/`` or a JSON file; ``auto`` takes the
-``config.json`` saved in the checkpoint folder, or ``official`` when there is
-none, as in the authors' Params), then what is given on the command line.
+An option class declares the options of its entry point (``initialize``);
+the method's own options (architecture, losses, inference knobs) come from
+the method's option module (``models/methods.py`` names it), added once the
+method is known: ``--method``, else the checkpoint folder's ``config.json``,
+else DeepFaceDrawing.
+
+Defaults come in three layers, later wins: the values declared, then a
+preset (``--preset``: a name in the method's presets folder under
+``configs/``, or a JSON file; ``auto`` takes the ``config.json`` saved in
+the checkpoint folder, or ``official`` when there is none, as in the
+authors' Params), then what is given on the command line.
 """
 
 import argparse
 import os
 import sys
 
-from configs import available, load_preset
+from configs import available, load_preset, preset_dir
 from models.checkpoint import CheckpointError, read_config
-from util.components import PIPELINES
+from models.methods import DEFAULT_METHOD, get_method, method_for, method_names
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_PARAMS = os.path.join(REPO_ROOT, "params", "default")
+CHECKPOINTS_DIR = os.path.join(REPO_ROOT, "checkpoints")
 
-# The options that define the networks: saved with every checkpoint folder we
-# write (config.json) so that loading it needs no flags.
-ARCH_KEYS = ("image_size", "latent_dim", "ae_ngf", "ae_n_down", "ae_norm", "variant",
-             "fm_channels", "fm_nc", "fm_sample_stats", "ngf", "n_downsample_global",
-             "n_blocks_global", "norm", "pipeline")
+# What --help says about architecture defaults under --preset auto.
+AUTO_NOTE = ("defaults shown are the 'official' preset's; under --preset auto the checkpoint "
+             "folder's config.json sets them (--verbose prints the values in effect)")
 
 
 def str2bool(v):
@@ -38,59 +44,42 @@ class OptionError(ValueError):
     """Options that do not fit together."""
 
 
+# ------------------------------------------------------------------ shared declarations
+def add_experiment_options(group, name_help):
+    """--name and --checkpoints_dir (train, evaluate, scripts)."""
+    group.add_argument("--name", default="", help=name_help)
+    group.add_argument("--checkpoints_dir", default=CHECKPOINTS_DIR,
+                       help="where experiments are kept (CHECKPOINTS_DIR/NAME)")
+
+
+def add_dataroot(group):
+    group.add_argument("--dataroot", default="", help="dataset folder (paired, celeba)")
+
+
 class BaseOptions:
-    description = "DeepFaceDrawing"
+    description = "Sketch-to-face"
+    phase = "base"          # which of the method's option groups apply: base, test, train
+    hidden = ()             # options accepted but left out of --help
 
     def initialize(self, parser):
         g = parser.add_argument_group("run")
+        g.add_argument("--method", default="", choices=[""] + method_names(),
+                       help=f"which method: {', '.join(method_names())} (default: the one the "
+                            f"checkpoint folder's config.json names, else {DEFAULT_METHOD})")
         g.add_argument("--preset", default="auto",
-                       help=f"option preset: one of {', '.join(available())}, a JSON file, or "
-                            f"'auto' (the checkpoint folder's config.json, else 'official')")
+                       help="option preset: a name in configs/ (for DeepFaceDrawing: "
+                            f"{', '.join(available())}), a JSON file, or 'auto' (the "
+                            "checkpoint folder's config.json, else 'official'); combine "
+                            "with '+'")
         g.add_argument("--gpu", default=os.environ.get("DFD_GPU", "auto"),
                        choices=("auto", "on", "off"),
                        help="use a CUDA GPU: auto uses one when it is usable")
-        g.add_argument("--seed", type=int, default=0, help="random seed (weight init, data order, sampling): same seed, same result")
-        g.add_argument("--verbose", action="store_true", help="print the device in use, where the options came from, and more detail")
-
-        a = parser.add_argument_group("architecture (set by --preset; flags override)")
-        a.add_argument("--image_size", type=int, default=512,
-                       help="sketch and photo size in pixels (square); component boxes "
-                            "are scaled from their 512 positions")
-        a.add_argument("--latent_dim", type=int, default=512,
-                       help="size of each component's latent vector")
-        a.add_argument("--ae_ngf", type=int, default=32,
-                       help="channels after the first conv of the component encoders "
-                            "(doubles at every down block)")
-        a.add_argument("--ae_n_down", type=int, default=4,
-                       help="down blocks in the component encoders after the first conv; "
-                            "crops shrink by 2^(ae_n_down+1)")
-        a.add_argument("--ae_norm", default="batch", choices=("batch", "instance", "none"),
-                       help="norm layer of the autoencoders and FM decoders")
-        a.add_argument("--variant", default="official", choices=("official", "fixed"),
-                       help="official: the authors' quirks (LeakyReLU slope 1 = identity, "
-                            "BatchNorm momentum 0.9 in up/down blocks); fixed: LeakyReLU(0.2), "
-                            "momentum 0.1, for new training")
-        a.add_argument("--fm_channels", default="512,256,256,128,64,64",
-                       help="FM decoder channels: at the deepest grid, then after every up "
-                            "block (ae_n_down+2 numbers)")
-        a.add_argument("--fm_nc", type=int, default=32,
-                       help="channels of the FM feature maps (input of the generator)")
-        a.add_argument("--fm_sample_stats", type=str2bool, default=False,
-                       help="FM decoders' BatchNorm uses each sketch's own statistics at "
-                            "inference, as the authors' release does (on in the official "
-                            "preset, needed to reproduce their outputs)")
-        a.add_argument("--pipeline", default="components", choices=PIPELINES,
-                       help="components: DeepFaceDrawing (five component autoencoders, FM, "
-                            "IS); whole_face: one autoencoder on the whole sketch (ablation); "
-                            "direct: the sketch straight into the generator, no CE/FM "
-                            "(pix2pixHD baseline)")
-        a.add_argument("--ngf", type=int, default=56, help="generator filters in the first conv")
-        a.add_argument("--n_downsample_global", type=int, default=4,
-                       help="generator down/up-sampling steps")
-        a.add_argument("--n_blocks_global", type=int, default=9,
-                       help="generator residual blocks")
-        a.add_argument("--norm", default="instance", choices=("instance", "batch", "none"),
-                       help="generator norm layer (instance is affine, as in Jittor)")
+        g.add_argument("--seed", type=int, default=0,
+                       help="random seed (weight init, data order, sampling): same seed, "
+                            "same result")
+        g.add_argument("--verbose", action="store_true",
+                       help="print the device in use, where the options came from, the "
+                            "architecture in effect, and more detail")
         return parser
 
     # ------------------------------------------------------------------
@@ -98,24 +87,46 @@ class BaseOptions:
         """The checkpoint folder whose config.json 'auto' reads (or None)."""
         return getattr(opt, "params", None)
 
-    def make_parser(self):
+    def make_parser(self, method=DEFAULT_METHOD, add_help=True):
         parser = argparse.ArgumentParser(
-            description=self.description,
+            description=self.description, add_help=add_help,
             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-        return self.initialize(parser)
+        parser = self.initialize(parser)
+        self.add_method_options(parser, get_method(method))
+        for action in parser._actions:
+            if action.dest in self.hidden:
+                action.help = argparse.SUPPRESS
+        return parser
+
+    def add_method_options(self, parser, method):
+        mod = method.option_module()
+        mod.add_arch_options(parser.add_argument_group(
+            f"architecture of {method.title} (set by --preset; flags override; {AUTO_NOTE})"))
+        mod.add_common_options(parser)
+        if self.phase == "test":
+            mod.add_test_options(parser)
+        elif self.phase == "train":
+            mod.add_train_options(parser)
 
     def parse(self, args=None):
         """Parse ``args`` (default: sys.argv); exits with status 2 on bad input."""
-        parser = self.make_parser()
         args = sys.argv[1:] if args is None else list(args)
+        probe, _ = self.make_parser(add_help=False).parse_known_args(args)
+        try:
+            method = method_for(probe.method, self.preset_folder(probe))
+            get_method(method)
+        except (ValueError, CheckpointError) as exc:
+            self.make_parser().error(str(exc))
+        parser = self.make_parser(method)
         first, _ = parser.parse_known_args(args)
         try:
-            defaults, source = self.resolve_preset(first)
+            defaults, source = self.resolve_preset(first, method)
         except (ValueError, CheckpointError) as exc:
             parser.error(str(exc))
         known = {a.dest for a in parser._actions}
         parser.set_defaults(**{k: v for k, v in defaults.items() if k in known})
         opt = parser.parse_args(args)
+        opt.method = method
         opt.preset_source = source
         try:
             self.finish(opt)
@@ -123,43 +134,23 @@ class BaseOptions:
             parser.error(str(exc))
         return opt
 
-    def resolve_preset(self, first):
+    def resolve_preset(self, first, method):
+        folder_of_presets = preset_dir(get_method(method).presets)
         if first.preset != "auto":
-            return load_preset(first.preset), f"preset {first.preset}"
+            return load_preset(first.preset, folder_of_presets), f"preset {first.preset}"
         folder = self.preset_folder(first)
-        cfg = read_config(folder) if folder else None
+        cfg = read_config(folder) if folder and os.path.isdir(folder) else None
         if cfg is not None:
             return cfg, f"{os.path.join(folder, 'config.json')}"
-        return load_preset("official"), "preset official"
+        return load_preset("official", folder_of_presets), "preset official"
 
     def finish(self, opt):
-        """Derived values and cross-option checks."""
-        try:
-            opt.fm_channels = [int(c) for c in str(opt.fm_channels).split(",")]
-        except ValueError:
-            raise OptionError(f"--fm_channels must be comma-separated integers, "
-                              f"got {opt.fm_channels!r}") from None
-        if len(opt.fm_channels) != opt.ae_n_down + 2:
-            raise OptionError(f"--fm_channels needs ae_n_down+2 = {opt.ae_n_down + 2} "
-                              f"numbers, got {len(opt.fm_channels)}")
-        from util.components import scaled_boxes
-        try:
-            boxes = scaled_boxes(opt.image_size)
-        except ValueError as exc:
-            raise OptionError(str(exc)) from None
-        factor = 2 ** (opt.ae_n_down + 1)
-        for key, (_, _, size) in boxes.items():
-            if size % factor:
-                raise OptionError(f"--image_size {opt.image_size} with --ae_n_down "
-                                  f"{opt.ae_n_down}: the {key or 'remainder'} crop ({size} px) "
-                                  f"is not divisible by {factor}")
-        if opt.image_size % (2 ** opt.n_downsample_global):
-            raise OptionError("--image_size must be divisible by 2^n_downsample_global")
+        """Derived values and cross-option checks (the method's own first)."""
+        get_method(opt.method).option_module().finish(opt, self.phase)
         return opt
 
 
-def arch_dict(opt):
-    """The architecture options, JSON-ready (what config.json holds)."""
-    out = {k: getattr(opt, k) for k in ARCH_KEYS}
-    out["fm_channels"] = ",".join(str(c) for c in out["fm_channels"])
-    return out
+def arch_summary(opt):
+    """One line with the architecture options in effect (for --verbose)."""
+    keys = get_method(opt.method).option_module().ARCH_KEYS
+    return ", ".join(f"{k}={getattr(opt, k)}" for k in keys)

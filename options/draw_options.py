@@ -1,7 +1,6 @@
 """Options for the drawing app (draw.py): the inference options plus where
 the web server listens and how much it accepts."""
 
-import argparse
 import ipaddress
 
 from options.base_options import OptionError
@@ -24,11 +23,10 @@ class DrawOptions(TestOptions):
     description = ("The DeepFaceDrawing app: a local web page where you draw a face sketch "
                    "and watch it turn into a face as you draw.")
 
+    hidden = ("input", "output", "shadow", "batch_size")   # batch conversion only
+
     def initialize(self, parser):
         parser = super().initialize(parser)
-        for action in parser._actions:          # batch-conversion options: not used here
-            if action.dest in ("input", "output", "shadow", "batch_size"):
-                action.help = argparse.SUPPRESS
         g = parser.add_argument_group("drawing app")
         g.add_argument("--host", default="127.0.0.1",
                        help="address to listen on; the default serves this machine only. "

@@ -2,7 +2,7 @@
 
 import os
 
-from options.base_options import REPO_ROOT, OptionError
+from options.base_options import REPO_ROOT, OptionError, add_dataroot, add_experiment_options
 from options.test_options import TestOptions
 
 TEST_SETS = ("synthetic", "paired", "celeba")
@@ -17,16 +17,14 @@ class EvalOptions(TestOptions):
     def initialize(self, parser):
         parser = super().initialize(parser)
         e = parser.add_argument_group("evaluation")
-        e.add_argument("--name", default="",
-                       help="an experiment name: evaluate CHECKPOINTS_DIR/NAME (instead of --params)")
-        e.add_argument("--checkpoints_dir", default=os.path.join(REPO_ROOT, "checkpoints"),
-                       help="where experiments are kept (with --name)")
-        e.add_argument("--method", default="",
-                       help="label of the method in the results (default: the folder name)")
+        add_experiment_options(e, "an experiment name: evaluate CHECKPOINTS_DIR/NAME "
+                                  "(instead of --params)")
+        e.add_argument("--label", default="",
+                       help="name of the model in the results (default: the folder name)")
         e.add_argument("--test_set", default="synthetic", choices=TEST_SETS,
                        help="synthetic: procedural faces (seed --test_seed, disjoint from the "
                             "training stream); paired / celeba: the test split under --dataroot")
-        e.add_argument("--dataroot", default="", help="dataset folder (paired, celeba)")
+        add_dataroot(e)
         e.add_argument("--n_test", type=int, default=48,
                        help="test faces (synthetic: how many; others: at most, 0 = all)")
         e.add_argument("--test_seed", type=int, default=1234,
@@ -39,7 +37,7 @@ class EvalOptions(TestOptions):
                        help="a folder of hand-drawn sketches (no target photos: distribution "
                             "and faithfulness metrics only)")
         e.add_argument("--results_dir", default="",
-                       help="where images and metrics go (default: test_output/eval/METHOD)")
+                       help="where images and metrics go (default: test_output/eval/LABEL)")
         e.add_argument("--feature_net", default="auto", choices=FEATURE_NETS,
                        help="features for FID/KID (the perceptual distance always uses VGG16): "
                             "inception (the standard FID Inception-v3, weights from "
@@ -64,9 +62,9 @@ class EvalOptions(TestOptions):
         super().finish(opt)
         if opt.name:
             opt.params = os.path.join(opt.checkpoints_dir, opt.name)
-        opt.method = opt.method or os.path.basename(os.path.normpath(opt.params))
+        opt.label = opt.label or os.path.basename(os.path.normpath(opt.params))
         opt.results_dir = opt.results_dir or os.path.join(REPO_ROOT, "test_output", "eval",
-                                                          opt.method)
+                                                          opt.label)
         if opt.test_set != "synthetic" and not opt.dataroot:
             raise OptionError(f"--test_set {opt.test_set} needs --dataroot")
         if opt.test_set == "synthetic" and opt.n_test < 1:

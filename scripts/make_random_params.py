@@ -6,12 +6,9 @@ For smoke tests and for checking a set-up before training:
     python demo.py --params checkpoints/random
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from options.base_options import BaseOptions, arch_dict  # noqa: E402
+from options.base_options import BaseOptions
 
 
 class RandomParamsOptions(BaseOptions):
@@ -38,20 +35,21 @@ def main(argv=None):
 
     from models import checkpoint as ckpt
     from models import create_model
-    from util.components import pipeline_parts
+    from util.components import GENDERS, pipeline_parts
 
     jt = jittor_env.get_jittor()
     jt.set_global_seed(opt.seed)
     rng = np.random.default_rng(opt.seed)
     for part in pipeline_parts(opt.pipeline):
         create_model("ae", opt, part=part).save(opt.out)
-        genders = ("all",) if opt.single_bank else ckpt.GENDERS
+        genders = ("all",) if opt.single_bank else GENDERS
         for g in genders:
             bank = rng.standard_normal((opt.bank_size, opt.latent_dim)).astype(np.float32)
             ckpt.write_bank(ckpt.bank_path(opt.out, part, g, "." + opt.bank_format), bank)
     create_model("combine", opt).save(opt.out)
     if not opt.no_config:
-        ckpt.write_config(opt.out, arch_dict(opt))
+        from models.methods import get_method
+        ckpt.write_config(opt.out, get_method(opt.method).option_module().config_dict(opt))
     print(f"wrote random {opt.image_size}px checkpoints to {opt.out}")
     return 0
 

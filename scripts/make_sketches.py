@@ -16,13 +16,13 @@ import sys
 import time
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from data.sketch_extract import METHODS, extract_sketch, load_photo  # noqa: E402
+from data.sketch_extract import METHODS, extract_sketch  # noqa: E402
+from data.sketch_io import load_photo  # noqa: E402
 from data.sketch_io import ImageError, list_images, save_png  # noqa: E402
 from util.cli import UsageError, check_folders  # noqa: E402
 

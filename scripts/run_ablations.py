@@ -28,9 +28,8 @@ import sys
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
-from configs import ablation_names, load_preset, preset_notes  # noqa: E402
+from configs import ablation_names, load_preset, preset_notes
 
 SIZES = ("tiny", "small", "official")
 
@@ -191,21 +190,10 @@ def run_training(args):
 
 
 # ------------------------------------------------------------------ evaluation
-def _evaluate_main():
-    """scripts/evaluate.py's main, run in this process (kernels compiled by
-    one evaluation are reused by the next)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        "dfd_evaluate", os.path.join(REPO, "scripts", "evaluate.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
-
-
 def evaluate(args, method, model, folder, refine=None):
     """scripts/evaluate.py for one method; returns its metrics dict."""
     cmd = ["--params", os.path.join(args.checkpoints_dir, model),
-           "--preset", f"{args.size}+ablations/{method}", "--method", method,
+           "--preset", f"{args.size}+ablations/{method}", "--label", method,
            "--test_set", "synthetic", "--n_test", str(args.n_test),
            "--test_seed", str(args.test_seed), "--rough", "--results_dir", folder,
            "--feature_net", args.feature_net, "--gpu", args.gpu]
@@ -215,7 +203,8 @@ def evaluate(args, method, model, folder, refine=None):
         cmd += ["--hand", args.hand]
     if args.inception_path:
         cmd += ["--inception_path", args.inception_path]
-    code = _evaluate_main()(cmd)
+    from evaluation.run import main as evaluate_main   # in this process: kernels stay compiled
+    code = evaluate_main(cmd)
     if code != 0:
         raise SystemExit(f"error: evaluating {method} failed (exit {code})")
     with open(os.path.join(folder, "metrics.json")) as f:
@@ -241,7 +230,7 @@ def main(argv=None):
             print(f"[ablations] refinement sweep t={t:g}", flush=True)
             sweep[t] = evaluate(args, "full", model, os.path.join(args.out, "sweep", f"t{t:g}"),
                                 refine=t)
-    from util.ablation_report import (flat_rows, grid_image, sweep_plot, sweep_rows,
+    from evaluation.ablation_report import (flat_rows, grid_image, sweep_plot, sweep_rows,
                                       table_rows, write_csv, write_markdown)
     header, rows = table_rows(results)
     write_csv(os.path.join(args.out, "ablations.csv"), *flat_rows(results))

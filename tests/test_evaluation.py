@@ -41,14 +41,14 @@ def test_training_plan_shares_models():
 
 
 def test_whole_face_crop_keeps_the_boxes():
-    from models.AE_Model import crop_part
+    from util.arrays import crop_part
     x = -np.ones((1, 1, 128, 128), np.float32)          # all black
     assert crop_part(x, "", 128, whole=True).min() == -1.0 and crop_part(x, "", 128).max() == 1.0
     assert (crop_part(x, "", 128, whole=True) == -1.0).all()
 
 
 def test_per_image_scores_a_perfect_output():
-    from util.evaluation import TestSet, per_image, summarize
+    from evaluation.evaluation import TestSet, per_image, summarize
     from data.synthetic import make_sample
     s = make_sample(5, 0, 128)
     ts = TestSet("clean", s["sketch"][None], s["photo"][None], ["a"])

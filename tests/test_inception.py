@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from tests.test_vgg import _write_pth
+from tests.torch_files import write_pth as _write_pth
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_loads_by_name_and_gives_2048_features(inception_pth):
 
 def test_refuses_a_foreign_state_dict(inception_pth, tmp_path):
     from models.inception import load_fid_inception
-    from models.vgg import VGGWeightsError
+    from models.checkpoint import CheckpointError as VGGWeightsError
     _, state = inception_pth
     bad = dict(state)
     bad["Conv2d_1a_3x3.conv.weight"] = np.zeros((32, 3, 5, 5), np.float32)

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from util import metrics as M
+from evaluation import metrics as M
 
 C1, C2 = 0.01 ** 2, 0.03 ** 2
 

@@ -32,7 +32,7 @@ def test_shapes_through_every_network(tiny_opt):
 
 
 def test_remainder_crop_paints_the_parts_white(tiny_opt):
-    from models.AE_Model import crop_part
+    from util.arrays import crop_part
     n = tiny_opt.image_size
     x = -np.ones((1, 1, n, n), np.float32)
     rem = crop_part(x, "", n)
@@ -66,7 +66,8 @@ def test_paste_order_and_nose_rows(tiny_opt):
 
 def test_official_quirks_slope_one_and_momentum():
     from jittor import nn
-    from models.networks import BatchNorm2d, ComponentEncoder, DownBlock
+    from models.layers import BatchNorm2d
+    from models.networks import ComponentEncoder, DownBlock
     enc = ComponentEncoder(128, variant="official")
     down = [m for m in enc.modules() if isinstance(m, DownBlock)]
     assert all(isinstance(d.relu, nn.Identity) for d in down)            # LeakyReLU(1)
@@ -79,7 +80,7 @@ def test_official_quirks_slope_one_and_momentum():
 
 
 def test_batchnorm_modes_match_numpy():
-    from models.networks import BatchNorm2d
+    from models.layers import BatchNorm2d
     rng = np.random.default_rng(0)
     bn = BatchNorm2d(3)
     bn.weight.update(jt.array(np.array([1.0, 2.0, 0.5], np.float32)))
@@ -102,7 +103,7 @@ def test_batchnorm_modes_match_numpy():
 
 def test_fm_sample_stats_follows_the_option(tiny_opt, official_opt):
     from models import create_model
-    from models.networks import BatchNorm2d
+    from models.layers import BatchNorm2d
 
     def flags(model):
         return {m.sample_stats for dec in model.fm.values() for m in dec.modules()

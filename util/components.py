@@ -30,6 +30,12 @@ PASTE_ORDER = ("mouth", "nose", "eye1", "eye2")
 NOSE_PASTE_ROWS_512 = 124
 
 
+# Feature banks may be split by gender (the authors' man_/female_ files);
+# inference can project onto one of them or onto both ("all").
+GENDERS = ("male", "female")
+BANK_CHOICES = GENDERS + ("all",)
+
+
 # The pipelines a checkpoint folder can hold (option --pipeline):
 #   components  DeepFaceDrawing: five component autoencoders, FM, IS
 #   whole_face  ablation: one autoencoder on the whole sketch, its FM map, IS

@@ -166,11 +166,91 @@ def setup(gpu="auto"):
                      "slow CPU path (about 100x slower); `pip install onednn-cpu-gomp==2022.2.1 "
                      "onednn-devel-cpu-gomp==2022.2.1` or `apt-get install libdnnl-dev` fixes it")
     os.environ.setdefault("log_silent", "1")   # Jittor's compile chatter
-    import jittor as jt
+    with CoreCompileProgress():
+        import jittor as jt
 
     jt.flags.use_cuda = int(use_gpu)
     _state.update(jt=jt, gpu=use_gpu, onednn=onednn)
     return jt
+
+
+# ---------------------------------------------------------------- first run
+FIRST_RUN_MINUTES = "about 10 minutes on 2 cores, less on more"
+
+
+def jittor_cache_root():
+    return os.path.join(jittor_home(), ".cache", "jittor")
+
+
+def core_is_compiled():
+    """True when Jittor's C++ core is already in its cache (not a first run)."""
+    return bool(glob.glob(os.path.join(jittor_cache_root(), "jt*", "**", "jittor_core*.so"),
+                          recursive=True))
+
+
+def core_source_count():
+    """How many C++ files Jittor compiles into its core (for the progress)."""
+    import importlib.util
+    spec = importlib.util.find_spec("jittor")
+    if spec is None or not spec.submodule_search_locations:
+        return 0
+    src = os.path.join(list(spec.submodule_search_locations)[0], "src")
+    return len(glob.glob(os.path.join(src, "**", "*.cc"), recursive=True))
+
+
+class CoreCompileProgress:
+    """Around the first ``import jittor`` on a machine: one line saying that
+    Jittor compiles its core once and how long that takes, then progress
+    (files compiled, time so far) until the import returns. Silent when the
+    core is already compiled."""
+
+    def __init__(self, interval=None, stream=None):
+        self.stream = stream or sys.stderr
+        tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.interval = interval or (2.0 if tty else 30.0)
+        self.tty = tty
+        self._stop = None
+
+    def _count(self):
+        return len(glob.glob(os.path.join(jittor_cache_root(), "jt*", "**", "obj_files",
+                                          "*.o"), recursive=True))
+
+    def _watch(self, start, total, stop):
+        import time
+        while not stop.wait(self.interval):
+            done = self._count()
+            mins, secs = divmod(int(time.time() - start), 60)
+            what = f"{min(done, total)}/{total} files" if total and done else "preparing"
+            line = f"deepfacedrawing: compiling Jittor's core: {what}, {mins}:{secs:02d} so far"
+            print(("\r" + line) if self.tty else line, end="" if self.tty else "\n",
+                  file=self.stream, flush=True)
+
+    def __enter__(self):
+        if core_is_compiled():
+            return self
+        import threading
+        import time
+        _say(f"deepfacedrawing: first run on this machine: Jittor compiles its C++ core once "
+             f"({FIRST_RUN_MINUTES}); later runs start in seconds")
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True,
+                                        args=(time.time(), core_source_count(), self._stop))
+        self._thread.start()
+        self._start = time.time()
+        return self
+
+    def __exit__(self, *exc):
+        if self._stop is None:
+            return False
+        import time
+        self._stop.set()
+        self._thread.join(timeout=1)
+        end = "\n" if self.tty else ""
+        mins, secs = divmod(int(time.time() - self._start), 60)
+        print(f"{end}deepfacedrawing: Jittor's core compiled in {mins}:{secs:02d}; its "
+              f"operators compile on first use (shown as 'Compiling Operators')",
+              file=self.stream, flush=True)
+        return False
 
 
 def get_jittor():
@@ -178,6 +258,18 @@ def get_jittor():
     if _state["jt"] is None:
         return setup(os.environ.get("DFD_GPU", "auto"))
     return _state["jt"]
+
+
+def describe_plan(gpu="auto"):
+    """How ``setup(gpu)`` will run Jittor, said before importing it (so an
+    entry point's first line can say it at once)."""
+    if _state["jt"] is not None:
+        return describe()
+    if gpu != "off" and gpu_usable():
+        return "Jittor on CUDA GPU"
+    if os.environ.get("use_mkl", "1") == "1" and find_onednn() is not None:
+        return "Jittor on CPU with oneDNN"
+    return "Jittor on CPU, slow path (no oneDNN)"
 
 
 def describe():

@@ -24,7 +24,7 @@ import os
 
 import numpy as np
 
-from util import metrics
+from evaluation import metrics
 from util.components import PART_NAMES, PARTS, scaled_boxes
 
 
@@ -110,10 +110,10 @@ class FeatureNet:
     perceptual distance between two images."""
 
     def __init__(self, vgg, fid_net=None):
-        from models.vgg import VGGLoss
+        from models.vgg import PERCEPTUAL_WEIGHTS
         self.vgg = vgg
         self.fid_net = fid_net       # Inception for FID/KID; None: the VGG's last layer
-        self.weights = VGGLoss.LAYER_WEIGHTS
+        self.weights = PERCEPTUAL_WEIGHTS
 
     def pooled_and_taps(self, images, batch=8):
         """(pooled features (N, D) float64, per-batch lists of VGG taps)."""

@@ -1,4 +1,4 @@
-"""The three training stages of the paper, selected by ``--stage``.
+"""DeepFaceDrawing's three training stages, selected by ``--stage``.
 
 * ``ae``: the five component autoencoders, on sketches alone.
 * ``banks``: encode every training sketch into the per-part feature banks
@@ -15,14 +15,13 @@ import numpy as np
 from tqdm import tqdm
 
 from models import checkpoint as ckpt
-from models.AE_Model import AEModel
-from models.base_model import load_network
-from models.base_trainer import BaseTrainer, jt
-from models.Combine_Model import CombineModel
-from models.losses import feature_matching, l1, lsgan, mse, total_variation
-from models.optim import Adam
-from models.Sketch2Face_Model import sketch_to_array, to_uint8
-from util.components import PART_NAMES, pipeline_parts
+from models import create_model
+from models.checkpoint import write_config
+from training.base_trainer import BaseTrainer, Stage, jt
+from training.losses import feature_matching, l1, lsgan, mse, total_variation
+from training.optim import Adam
+from util.arrays import photo_to_array, sketch_to_array, to_images
+from util.components import GENDERS, PART_NAMES, pipeline_parts
 
 
 def model_parts(opt, stage):
@@ -44,7 +43,8 @@ class AETrainer(BaseTrainer):
 
     def __init__(self, opt):
         super().__init__(opt)
-        self.parts = {p: AEModel(opt, p).train() for p in model_parts(opt, "ae")}
+        self.parts = {p: create_model("ae", opt, part=p).train()
+                      for p in model_parts(opt, "ae")}
         params = [v for ae in self.parts.values()
                   for v in ae.encoder.parameters() + ae.decoder.parameters()]
         self.optim = Adam(params, opt.lr, (opt.beta1, opt.beta2), opt.eps)
@@ -79,7 +79,7 @@ class AETrainer(BaseTrainer):
                 ae.eval()
                 rec = ae.decode(ae.encode(ae.crop(x)))
                 ae.train()
-                out.append((f"{PART_NAMES[p]}_rec", self.sketch_image(rec[0])))
+                out.append((f"{PART_NAMES[p]}_rec", to_images(rec[:1])[0]))
         return out
 
     def export(self, tag):
@@ -98,52 +98,58 @@ def copy_ae_files(src, dst):
             shutil.copy2(os.path.join(src, "AE_whole", name), os.path.join(dst, "AE_whole", name))
 
 
-def build_banks(opt, batch_size=16):
+class BanksStage(Stage):
     """Encode the training sketches with the trained encoders of
-    ``opt.ae_from`` and write the banks into ``opt.expr_dir``."""
-    from data.datasets import create_dataset
-    ds = create_dataset(opt, "train")
-    genders = [g if g in ckpt.GENDERS else "all" for g in ds.genders()]
-    split = all(g in ckpt.GENDERS for g in genders) and len(set(genders)) == 2
-    parts = {p: AEModel(opt, p).load(opt.ae_from, decoder=False).eval()
-             for p in model_parts(opt, "banks")}
-    latents = {p: [] for p in parts}
-    kept = []
-    for start in tqdm(range(0, len(ds), batch_size), desc="encoding sketches", unit="batch"):
-        idx = range(start, min(start + batch_size, len(ds)))
-        sketches = []
-        for i in idx:
-            if i in ds.bad:
+    ``opt.ae_from`` and write the banks into ``opt.expr_dir`` (split by
+    gender when every sample has one)."""
+
+    stage = "banks"
+
+    def run(self, batch_size=16):
+        from data.datasets import create_dataset
+        opt = self.opt
+        ds = create_dataset(opt, "train")
+        genders = [g if g in GENDERS else "all" for g in ds.genders()]
+        split = all(g in GENDERS for g in genders) and len(set(genders)) == 2
+        parts = {p: create_model("ae", opt, part=p).load(opt.ae_from, names=("encoder",)).eval()
+                 for p in model_parts(opt, "banks")}
+        latents = {p: [] for p in parts}
+        kept = []
+        for start in tqdm(range(0, len(ds), batch_size), desc="encoding sketches", unit="batch"):
+            sketches = []
+            for i in range(start, min(start + batch_size, len(ds))):
+                if i in ds.bad:
+                    continue
+                try:
+                    sketches.append(ds.load(i)[0])
+                    kept.append(i)
+                except Exception as exc:  # reported once, like in training
+                    ds.bad.add(i)
+                    tqdm.write(f"skipped {exc}")
+            if not sketches:
                 continue
-            try:
-                sketches.append(ds.load(i)[0])
-                kept.append(i)
-            except Exception as exc:  # reported once, like in training
-                ds.bad.add(i)
-                print(f"skipped {exc}")
-        if not sketches:
-            continue
-        x = sketch_to_array(np.stack(sketches))
-        for p, ae in parts.items():
-            latents[p].append(ae.encode(ae.crop(x)))
-    written = []
-    for p in parts:
-        z = np.concatenate(latents[p])
-        if split:
-            g = np.array([genders[i] for i in kept])
-            for gender in ckpt.GENDERS:
-                path = ckpt.bank_path(opt.expr_dir, p, gender)
-                ckpt.write_bank(path, z[g == gender])
+            x = sketch_to_array(np.stack(sketches))
+            for p, ae in parts.items():
+                latents[p].append(ae.encode(ae.crop(x)))
+        written = []
+        for p in parts:
+            z = np.concatenate(latents[p])
+            if split:
+                g = np.array([genders[i] for i in kept])
+                for gender in GENDERS:
+                    path = ckpt.bank_path(self.dir, p, gender)
+                    ckpt.write_bank(path, z[g == gender])
+                    written.append(path)
+            else:
+                path = ckpt.bank_path(self.dir, p, "all")
+                ckpt.write_bank(path, z)
                 written.append(path)
-        else:
-            path = ckpt.bank_path(opt.expr_dir, p, "all")
-            ckpt.write_bank(path, z)
-            written.append(path)
-    copy_ae_files(opt.ae_from, opt.expr_dir)
-    print(f"wrote {len(written)} banks of {len(kept)} sketches "
-          f"({'split by gender' if split else 'one bank per part'}) to "
-          f"{os.path.join(opt.expr_dir, 'AE_whole')}")
-    return 0
+        copy_ae_files(opt.ae_from, self.dir)
+        write_config(self.dir, self.config())
+        print(f"wrote {len(written)} banks of {len(kept)} sketches "
+              f"({'split by gender' if split else 'one bank per part'}) to "
+              f"{os.path.join(self.dir, 'AE_whole')}")
+        return 0
 
 
 class CombineTrainer(BaseTrainer):
@@ -151,19 +157,18 @@ class CombineTrainer(BaseTrainer):
 
     def __init__(self, opt):
         super().__init__(opt)
-        self.encoders = {}
-        for p in pipeline_parts(opt.pipeline):
-            ae = AEModel(opt, p)
-            load_network(ae.encoder, ckpt.encoder_path(opt.ae_from, p))
+        self.encoders = {p: create_model("ae", opt, part=p).load(opt.ae_from, names=("encoder",))
+                         for p in pipeline_parts(opt.pipeline)}
+        for ae in self.encoders.values():
             ae.encoder.eval()
-            self.encoders[p] = ae
         if self.encoders:
             copy_ae_files(opt.ae_from, opt.expr_dir)
         self.use_d = opt.lambda_gan > 0 or opt.lambda_feat > 0
-        self.model = CombineModel(opt, is_train=self.use_d).train()   # D only when used
+        self.model = create_model("combine", opt, is_train=self.use_d).train()  # D only when used
         self.vgg = None
         if opt.lambda_vgg > 0:
-            from models.vgg import VGGLoss, load_vgg
+            from models.vgg import load_vgg
+            from training.losses import VGGLoss
             self.vgg = VGGLoss(load_vgg(opt.vgg, opt.vgg_path or None))
         g_params = [v for n in self.model.fm.values() for v in n.parameters()]
         g_params += self.model.netG.parameters()
@@ -189,7 +194,7 @@ class CombineTrainer(BaseTrainer):
             with jt.no_grad():
                 latents = {p: ae.encoder(jt.array(ae.crop(x))).stop_grad()
                            for p, ae in self.encoders.items()}
-        real = jt.array(batch["photo"].astype(np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0)
+        real = jt.array(photo_to_array(batch["photo"]))
         return jt.array(x), latents, real
 
     def step(self, batch):
@@ -231,11 +236,10 @@ class CombineTrainer(BaseTrainer):
         with jt.no_grad():
             fake = self.model.generate(latents).numpy()
         self.model.train()
-        return [("sketch", batch["sketch"][0]), ("output", to_uint8(fake[0]).transpose(1, 2, 0)),
+        return [("sketch", batch["sketch"][0]), ("output", to_images(fake[:1])[0]),
                 ("target", batch["photo"][0])]
 
     def export(self, tag):
         self.model.save(self.dir, tag)
 
 
-TRAINERS = {"ae": AETrainer, "combine": CombineTrainer}

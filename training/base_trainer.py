@@ -1,30 +1,36 @@
-"""The training loop every stage shares: epochs, learning-rate schedule,
-loss log, result page, atomic checkpoints and exact resumption.
+"""What a training stage is, and the loop every trained stage shares.
 
-A stage subclass provides ``networks()`` (name -> module to save),
-``optimizers()`` (name -> Adam), ``step(batch)`` (-> {loss name: float}),
-``visuals(batch)`` (-> [(label, uint8 image)]) and ``export(tag)`` (write
-the authors' layout files for ``tag`` = 'latest' or an epoch number).
+``Stage``: anything ``train.py --stage NAME`` runs; it has ``run()`` and
+returns an exit status. ``BaseTrainer`` is the stage with a training loop:
+epochs, learning-rate schedule, loss log, result page, atomic checkpoints
+and exact resumption. A trainer must supply (abstract methods):
+
+* ``networks()`` -> {name: module}: what the training state holds;
+* ``optimizers()`` -> {name: Adam};
+* ``step(batch)`` -> {loss name: float}: one optimisation step;
+* ``visuals(batch)`` -> [(label, uint8 image)]: a row of the result page;
+* ``export(tag)``: write the checkpoint files for ``tag`` ('latest' or an
+  epoch number) in the method's layout.
 
 Resuming: the full state (weights, optimiser moments, epoch, iteration) is
-one file, ``train_state/<stage>.pkl``, written atomically; data order and
-augmentation depend only on (seed, epoch, sample), so a resumed run gives
-the same losses as an uninterrupted one.
+one file, ``train_state/<stage>.pkl``, written atomically and read through
+the restricted reader (it runs no code); data order and augmentation depend
+only on (seed, epoch, sample), so a resumed run gives the same losses as an
+uninterrupted one.
 """
 
+import abc
 import os
-import pickle
 import sys
 import time
 
-import numpy as np
 from tqdm import tqdm
 
 from data.datasets import create_dataset
 from data.loader import BatchLoader
-from models.checkpoint import atomic_write, write_config
-from models.optim import lr_at
-from options.base_options import arch_dict
+from models.checkpoint import CheckpointError, read_state, write_config, write_state
+from training.optim import lr_at
+from util.fileio import remove_stale_temporaries
 from util.html import ResultPage
 from util.jittor_env import get_jittor
 
@@ -47,25 +53,49 @@ class LossLog:
         return line
 
 
-class BaseTrainer:
+class Stage(abc.ABC):
+    """One ``--stage`` of a method."""
+
     stage = "base"
 
     def __init__(self, opt):
         self.opt = opt
+        self.dir = opt.expr_dir
+
+    @abc.abstractmethod
+    def run(self):
+        """Do the stage's work; return the exit status (0)."""
+
+    def config(self):
+        """What config.json holds for this experiment (the method's options)."""
+        from models.methods import get_method
+        mod = get_method(self.opt.method).option_module()
+        return mod.config_dict(self.opt)
+
+
+class BaseTrainer(Stage):
+    """A stage with a training loop (see the module docstring)."""
+
+    def __init__(self, opt):
+        super().__init__(opt)
         jt.set_global_seed(opt.seed)          # same seed, same initial weights
         self.rank = jt.rank if jt.in_mpi else 0
         self.world = jt.world_size if jt.in_mpi else 1
         self.main = self.rank == 0
-        self.dir = opt.expr_dir
         self.state_file = os.path.join(self.dir, "train_state", f"{self.stage}.pkl")
         os.makedirs(os.path.dirname(self.state_file), exist_ok=True)
+        if self.main:
+            freed = remove_stale_temporaries(self.dir)
+            if freed:
+                print(f"removed {freed / 2 ** 20:.1f} MB of temporary files left by an "
+                      f"interrupted save in {self.dir}")
         self.dataset = create_dataset(opt, "train")
         self.loader = BatchLoader(self.dataset, opt.batch_size, opt.seed,
                                   shuffle=not opt.serial_batches, jitter=opt.jitter,
                                   flip=opt.flip, rank=self.rank, world_size=self.world)
         self.history = []          # every step's losses (for tests and plots)
         if self.main:
-            write_config(self.dir, arch_dict(opt))
+            write_config(self.dir, self.config())
             self._write_opt_file()
             self.log = LossLog(os.path.join(self.dir, "loss_log.txt"), f"stage {self.stage}")
             self.page = ResultPage(os.path.join(self.dir, "web", self.stage),
@@ -76,6 +106,27 @@ class BaseTrainer:
         with open(os.path.join(self.dir, f"opt_{self.stage}.txt"), "w") as f:
             f.write("\n".join(lines) + "\n")
 
+    # ---------------------------------------------------------- what a trainer supplies
+    @abc.abstractmethod
+    def networks(self):
+        """{name: module} saved in the training state."""
+
+    @abc.abstractmethod
+    def optimizers(self):
+        """{name: Adam}."""
+
+    @abc.abstractmethod
+    def step(self, batch):
+        """One optimisation step on ``batch``; returns {loss name: float}."""
+
+    @abc.abstractmethod
+    def visuals(self, batch):
+        """[(label, uint8 image)] for the result page."""
+
+    @abc.abstractmethod
+    def export(self, tag):
+        """Write the method's checkpoint files for ``tag``."""
+
     # ---------------------------------------------------------- state
     def save_state(self, epoch, it, steps):
         """Everything needed to resume, in one atomically written file."""
@@ -85,22 +136,32 @@ class BaseTrainer:
                  "nets": {n: {k: v.numpy() for k, v in net.state_dict().items()}
                           for n, net in self.networks().items()},
                  "optim": {n: o.state_dict() for n, o in self.optimizers().items()}}
-        atomic_write(self.state_file, pickle.dumps(state, 4))
+        write_state(self.state_file, state)
 
     def load_state(self):
         if not os.path.isfile(self.state_file):
             raise FileNotFoundError(f"{self.state_file}: no saved state to continue from "
                                     f"(run without --continue_train first)")
-        with open(self.state_file, "rb") as f:
-            state = pickle.load(f)
-        for name, net in self.networks().items():
-            params = state["nets"][name]
-            for k, v in net.state_dict().items():
-                v.update(jt.array(params[k]))
-            jt.sync(list(net.state_dict().values()))
-        for name, o in self.optimizers().items():
-            o.load_state_dict(state["optim"][name])
-        return state["epoch"], state["iter"], state["steps"]
+        state = read_state(self.state_file)
+        try:
+            for name, net in self.networks().items():
+                params = state["nets"][name]
+                for k, v in net.state_dict().items():
+                    if tuple(params[k].shape) != tuple(v.shape):
+                        raise ValueError(f"{name}.{k} has shape {list(params[k].shape)}, the "
+                                         f"network {list(v.shape)}")
+                    frozen = v.is_stop_grad()
+                    v.update(jt.array(params[k]))
+                    if frozen:
+                        v.stop_grad()
+                jt.sync(list(net.state_dict().values()))
+            for name, o in self.optimizers().items():
+                o.load_state_dict(state["optim"][name])
+            return int(state["epoch"]), int(state["iter"]), int(state["steps"])
+        except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+            raise CheckpointError(f"{self.state_file}: does not fit this stage's networks "
+                                  f"({type(exc).__name__}: {exc}); were the options changed "
+                                  f"since it was written?") from None
 
     # ---------------------------------------------------------- loop
     def run(self):
@@ -164,8 +225,3 @@ class BaseTrainer:
         vals = list(losses.values())
         jt.sync(vals)
         return {k: float(v.item()) for k, v in losses.items()}
-
-    @staticmethod
-    def sketch_image(arr):
-        """(1, S, S) array in [-1, 1] -> uint8 image."""
-        return np.clip((np.asarray(arr)[0] + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8)

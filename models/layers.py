@@ -1,0 +1,77 @@
+"""Layers shared by every method's networks: BatchNorm and InstanceNorm
+with a two-pass variance (Jittor's own compute E[x^2]-E[x]^2, which loses
+precision when the mean is large against the spread), and ``make_norm``."""
+
+from util.jittor_env import get_jittor
+
+jt = get_jittor()
+from jittor import nn  # noqa: E402  (Jittor must be configured first)
+
+NORMS = ("batch", "instance", "none")
+
+
+# ---------------------------------------------------------------- norms
+class BatchNorm2d(nn.Module):
+    """BatchNorm with parameter names ``weight``, ``bias``, ``running_mean``,
+    ``running_var`` (Jittor's), a two-pass variance, and one extra mode:
+
+    ``sample_stats=True`` normalises every sample with its own per-channel
+    statistics, even in eval mode. That is what the authors' release does to
+    its FM decoders at inference (they are never switched to eval, and a
+    batch holds one sketch), so the official preset turns it on there.
+    """
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1):
+        self.num_features = num_features
+        self.eps = eps
+        self.momentum = momentum
+        self.sample_stats = False
+        self.weight = jt.ones(num_features)
+        self.bias = jt.zeros(num_features)
+        self.running_mean = jt.zeros(num_features).stop_grad()
+        self.running_var = jt.ones(num_features).stop_grad()
+
+    def execute(self, x):
+        if self.sample_stats:
+            mean = x.mean(dims=(2, 3), keepdims=True)
+            var = ((x - mean) ** 2).mean(dims=(2, 3), keepdims=True)
+        elif self.is_training():
+            mean = x.mean(dims=(0, 2, 3), keepdims=True)
+            var = ((x - mean) ** 2).mean(dims=(0, 2, 3), keepdims=True)
+            m = self.momentum
+            self.running_mean.update(self.running_mean * (1 - m) + mean.reshape(-1).detach() * m)
+            self.running_var.update(self.running_var * (1 - m) + var.reshape(-1).detach() * m)
+        else:
+            mean = self.running_mean.reshape(1, -1, 1, 1)
+            var = self.running_var.reshape(1, -1, 1, 1)
+        scale = self.weight.reshape(1, -1, 1, 1) / jt.sqrt(var + self.eps)
+        return (x - mean) * scale + self.bias.reshape(1, -1, 1, 1)
+
+
+class InstanceNorm2d(nn.Module):
+    """Instance norm (two-pass variance); affine like Jittor's default."""
+
+    def __init__(self, num_features, eps=1e-5, affine=True):
+        self.eps = eps
+        self.affine = affine
+        if affine:
+            self.weight = jt.ones(num_features)
+            self.bias = jt.zeros(num_features)
+
+    def execute(self, x):
+        mean = x.mean(dims=(2, 3), keepdims=True)
+        var = ((x - mean) ** 2).mean(dims=(2, 3), keepdims=True)
+        y = (x - mean) / jt.sqrt(var + self.eps)
+        if self.affine:
+            y = y * self.weight.reshape(1, -1, 1, 1) + self.bias.reshape(1, -1, 1, 1)
+        return y
+
+
+def make_norm(kind, channels, momentum=0.1):
+    if kind == "batch":
+        return BatchNorm2d(channels, momentum=momentum)
+    if kind == "instance":
+        return InstanceNorm2d(channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r}; choose one of {', '.join(NORMS)}")

@@ -1,0 +1,107 @@
+"""The methods this project implements, side by side, picked by name.
+
+    deepfacedrawing   DeepFaceDrawing (Chen et al., SIGGRAPH 2020)
+
+A method is a name with four things attached (module paths, imported on
+use, so reading this registry starts nothing heavy):
+
+* ``options``: the module declaring its options (``add_arch_options``,
+  ``add_common_options``, ``add_test_options``, ``add_train_options``,
+  ``finish``, ``ARCH_KEYS``); see ``options/base_options.py``;
+* ``presets``: its folder of presets under ``configs/`` ('' = ``configs/``);
+* ``model``: the name of its inference model in ``models.create_model``;
+* ``stages``: its training stages, ``name -> "module:Class"``.
+
+Every entry point picks the method the same way (``method_for``): an
+explicit ``--method``, else the ``"method"`` of the checkpoint folder's
+``config.json``, else DeepFaceDrawing (the authors' Params folder has no
+config.json).
+
+To add a method: write its networks and model class under ``models/``
+(``models/<method>/``), its option module under ``options/``, its stages
+under ``training/``, register it here and its model in ``models/__init__``.
+"""
+
+import importlib
+import os
+
+DEFAULT_METHOD = "deepfacedrawing"
+
+
+class Method:
+    def __init__(self, name, title, options, presets, model, stages):
+        self.name, self.title = name, title
+        self.options, self.presets = options, presets
+        self.model, self.stages = model, dict(stages)
+
+    def option_module(self):
+        return importlib.import_module(self.options)
+
+    def stage_class(self, stage):
+        module, _, cls = self.stages[stage].partition(":")
+        return getattr(importlib.import_module(module), cls)
+
+
+METHODS = {
+    "deepfacedrawing": Method(
+        "deepfacedrawing", "DeepFaceDrawing (Chen et al., SIGGRAPH 2020)",
+        options="options.dfd_options", presets="", model="sketch2face",
+        stages={"ae": "training.trainers:AETrainer",
+                "banks": "training.trainers:BanksStage",
+                "combine": "training.trainers:CombineTrainer"}),
+}
+
+
+def method_names():
+    return list(METHODS)
+
+
+def get_method(name):
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def method_of_checkpoint(path):
+    """The method a checkpoint folder (or file) holds, or None when it does
+    not say: our folders name it in config.json."""
+    from models.checkpoint import read_config
+    if not path or not os.path.isdir(path):
+        return None
+    cfg = read_config(path)
+    return cfg.get("method") if cfg else None
+
+
+def method_for(explicit, checkpoint):
+    """The method of a run: ``explicit`` (--method) when given, else the
+    checkpoint's, else the default."""
+    return explicit or method_of_checkpoint(checkpoint) or DEFAULT_METHOD
+
+
+def prepare_inference(opt, build_model=True):
+    """The start of every inference entry point: check the checkpoint,
+    set Jittor up (the one place), seed it, then (by default) create the
+    method's inference model and load it (``load_for_inference``: weights
+    and what else it needs, errors early).
+
+    Returns the model (or None); raises ``util.cli.UsageError`` with a
+    one-line reason."""
+    from models.checkpoint import WHERE_FROM, CheckpointError
+    from util.cli import UsageError
+    if not os.path.exists(opt.params):
+        raise UsageError(f"checkpoint folder {opt.params} not found. {WHERE_FROM}")
+    from util import jittor_env
+    try:
+        jittor_env.setup(opt.gpu)
+    except jittor_env.JittorSetupError as exc:
+        raise UsageError(str(exc)) from None
+    import numpy as np
+    np.random.seed(opt.seed)
+    jittor_env.get_jittor().set_global_seed(opt.seed)
+    if not build_model:
+        return None
+    from models import create_model
+    try:
+        return create_model(get_method(opt.method).model, opt).load_for_inference(opt)
+    except CheckpointError as exc:
+        raise UsageError(str(exc)) from None

@@ -1,0 +1,69 @@
+"""Training losses: LSGAN, GAN feature matching, total variation, L1, and
+pix2pixHD's VGG perceptual loss."""
+
+from util.jittor_env import get_jittor
+
+jt = get_jittor()
+from jittor import nn  # noqa: E402  (Jittor must be configured first)
+
+from models.vgg import PERCEPTUAL_WEIGHTS, load_vgg  # noqa: E402
+
+
+def l1(a, b):
+    return (a - b).abs().mean()
+
+
+def mse(a, b):
+    return ((a - b) ** 2).mean()
+
+
+def lsgan(outputs, target_real):
+    """LSGAN over every scale's last output: mean (D(x) - 1)^2 or D(x)^2."""
+    target = 1.0 if target_real else 0.0
+    return sum(((scale[-1] - target) ** 2).mean() for scale in outputs) / len(outputs)
+
+
+def feature_matching(fake_outputs, real_outputs):
+    """pix2pixHD's GAN feature matching: L1 between D's intermediate features
+    of the fake and the (detached) real, averaged over scales and layers."""
+    num_d = len(fake_outputs)
+    total = 0.0
+    for fake, real in zip(fake_outputs, real_outputs):
+        layers = len(fake) - 1
+        for f, r in zip(fake[:-1], real[:-1]):
+            total = total + l1(f, r.detach()) * (4.0 / layers) / num_d
+    return total
+
+
+def total_variation(img):
+    """Mean absolute difference of neighbouring pixels (the smoothness term)."""
+    dx = (img[:, :, :, 1:] - img[:, :, :, :-1]).abs().mean()
+    dy = (img[:, :, 1:, :] - img[:, :, :-1, :]).abs().mean()
+    return dx + dy
+
+
+class VGGLoss(nn.Module):
+    """pix2pixHD's perceptual loss:
+    sum_i w_i * mean|f_i(x) - f_i(y)|, w = (1/32, 1/16, 1/8, 1/4, 1),
+    with the target's features detached. Both images RGB in [-1, 1]."""
+
+    LAYER_WEIGHTS = PERCEPTUAL_WEIGHTS
+
+    def __init__(self, vgg=None, layer_weights=PERCEPTUAL_WEIGHTS):
+        if vgg is None:
+            vgg = load_vgg()
+        self.vgg = vgg
+        self.layer_weights = tuple(float(w) for w in layer_weights)
+        if len(self.layer_weights) != len(self.vgg.tap_names):
+            raise ValueError(f"need {len(self.vgg.tap_names)} layer weights, "
+                             f"got {len(self.layer_weights)}")
+
+    def execute(self, x, y):
+        if tuple(x.shape) != tuple(y.shape):
+            raise ValueError(f"VGGLoss: shapes differ, {list(x.shape)} vs {list(y.shape)}")
+        n = x.shape[0]
+        feats = self.vgg(jt.concat([x, y.detach()], dim=0))   # one pass for both
+        loss = 0.0
+        for w, f in zip(self.layer_weights, feats):
+            loss = loss + w * (f[:n] - f[n:].detach()).abs().mean()
+        return loss
