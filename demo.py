@@ -1,7 +1,14 @@
-"""Batch sketch-to-face conversion.
+"""Batch sketch-to-face conversion, with either method.
 
     python demo.py                               # test_input/ -> test_output/
     python demo.py --input my_sketches --params Params --refine eye1=0.8,mouth=0.5
+    python demo.py --method sp_embedding --params model.pt --input sketches \\
+        --appearance photos/ --output faces/
+
+What a method writes per sketch and how it reads one is its job
+(``models/dfd_job.py``, ``models/sp_embedding/job.py``); this file is the
+driver: list the inputs, check the output folder, load the model, convert
+batch by batch, skip and report bad files.
 
 Exit status: 0 all converted, 1 some files skipped (or a write failed),
 2 bad arguments, an unusable output folder, or missing/damaged checkpoints.
@@ -23,29 +30,22 @@ def fail(msg):
     return 2
 
 
-def output_name(path, used):
-    """'<stem>.png', made unique within one run."""
-    stem, ext = os.path.splitext(os.path.basename(path))
-    name = f"{stem}.png"
-    if name in used:
-        name = f"{stem}_{ext.lstrip('.').lower() or 'img'}.png"
-    n = 2
-    while name in used:
-        name = f"{stem}_{n}.png"
-        n += 1
-    used.add(name)
-    return name
-
-
-def plan_outputs(files, output, extra_suffixes=()):
-    """{input path: output file name} and every output path a run may write."""
-    used, names, paths = set(), {}, []
+def output_stems(files):
+    """{input path: output stem}: the file's stem, made unique within one run
+    (``a.png`` and ``a.jpg`` give ``a`` and ``a_jpg``)."""
+    used, stems = set(), {}
     for path in files:
-        names[path] = output_name(path, used)
-        stem = names[path][:-4]
-        paths += [os.path.join(output, names[path])]
-        paths += [os.path.join(output, f"{stem}{suffix}.png") for suffix in extra_suffixes]
-    return names, paths
+        stem, ext = os.path.splitext(os.path.basename(path))
+        name = stem
+        if name in used:
+            name = f"{stem}_{ext.lstrip('.').lower() or 'img'}"
+        n = 2
+        while name in used:
+            name = f"{stem}_{n}"
+            n += 1
+        used.add(name)
+        stems[path] = name
+    return stems
 
 
 def check_output(output, inputs, planned):
@@ -69,9 +69,26 @@ def check_output(output, inputs, planned):
             from None
 
 
+def write(path, data):
+    """A uint8 image as PNG, a float array as .npy; atomically."""
+    import io
+
+    import numpy as np
+
+    from util.fileio import atomic_write
+    from util.png import save_png
+    if data.dtype == np.uint8:
+        save_png(path, data)
+    else:
+        buf = io.BytesIO()
+        np.save(buf, data, allow_pickle=False)
+        atomic_write(path, buf.getvalue())
+
+
 def main(argv=None):
     opt = TestOptions().parse(argv)
-    from data.sketch_io import ImageError, list_images, load_sketch, save_png
+    from data.sketch_io import ImageError, list_images
+    from models.methods import get_method
     from util import jittor_env
     from util.cli import UsageError
     try:
@@ -80,29 +97,28 @@ def main(argv=None):
         return fail(str(exc))
     if not files:
         return fail(f"no images found in {', '.join(opt.input)}")
-    suffixes = ("_shadow",) if opt.shadow else ()
-    names, planned = plan_outputs(files, opt.output, suffixes)
+    stems = output_stems(files)
     try:
+        job = get_method(opt.method).job_class()(opt, files)
+        planned = [os.path.join(opt.output, rel) for p in files for rel in job.outputs(stems[p])]
         check_output(opt.output, files, planned)
     except UsageError as exc:
         return fail(str(exc))
     print(f"demo: {len(files)} sketch{'es' if len(files) != 1 else ''} -> {opt.output} with "
-          f"{opt.method} from {opt.params} ({opt.image_size}x{opt.image_size}; "
-          f"{jittor_env.describe_plan(opt.gpu)})", file=sys.stderr, flush=True)
-
-    from models.methods import prepare_inference
+          f"{opt.method} from {opt.params} ({jittor_env.describe_plan(opt.gpu)})",
+          file=sys.stderr, flush=True)
     try:
-        model = prepare_inference(opt)
+        notes = job.load()
     except UsageError as exc:
         return fail(str(exc))
-    import numpy as np
     from tqdm import tqdm
-
     if opt.verbose:
         from options.base_options import arch_summary
         print(f"{jittor_env.describe()}; options from {opt.preset_source}: "
               f"{arch_summary(opt)}", file=sys.stderr)
 
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     start = time.time()
     converted, skipped = 0, []
     bar = tqdm(total=len(files), unit="sketch", disable=len(files) < 2, file=sys.stderr)
@@ -110,35 +126,30 @@ def main(argv=None):
     def say(msg):
         bar.write(msg, file=sys.stderr)
 
-    for note in model.notes(opt):
-        say(f"note: {note}")
-
     def run(batch):
         nonlocal converted
-        sketches = np.stack([s for _, s in batch])
-        result = model.convert(sketches, opt.k, opt.refine_by_part, opt.gender, opt.shadow)
-        for i, (path, _) in enumerate(batch):
-            name = names[path]
-            save_png(os.path.join(opt.output, name), result["images"][i])
-            if opt.shadow and result["shadows"] is not None:
-                save_png(os.path.join(opt.output, name[:-4] + "_shadow.png"),
-                         result["shadows"][i])
+        results = job.run(batch, [stems[path] for _, path, _ in batch])
+        for produced in results:
+            for rel, data in produced.items():
+                path = os.path.join(opt.output, rel)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                write(path, data)
             converted += 1
         bar.update(len(batch))
 
     batch = []
     try:
-        for path in files:
+        for index, path in enumerate(files):
             try:
-                sketch, notes = load_sketch(path, opt.image_size, opt.max_pixels)
+                item, item_notes = job.read(path)
             except ImageError as exc:
                 say(f"skipped {exc}")
                 skipped.append(path)
                 bar.update(1)
                 continue
-            for note in notes:
+            for note in item_notes:
                 say(f"note: {path}: {note}")
-            batch.append((path, sketch))
+            batch.append((index, path, item))
             if len(batch) == opt.batch_size:
                 run(batch)
                 batch = []

@@ -1,5 +1,5 @@
-"""Reading sketches and photos and writing results, with one-line notes and
-errors that name the file.
+"""Reading sketches and photos, with one-line notes and errors that name
+the file (results are written with ``util.png``).
 
 Every image file goes through ``open_image``: the pixel count is checked
 from the header before anything is decoded (``max_pixels``), the EXIF
@@ -7,7 +7,6 @@ orientation of phone pictures is applied, and 16-bit images are scaled to
 8 bits (not clipped).
 """
 
-import io
 import os
 import warnings
 
@@ -15,10 +14,13 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from util.components import CANONICAL_SIZE
-from util.fileio import atomic_write
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 DEFAULT_MAX_PIXELS = 64_000_000     # 8000 x 8000: far above any sketch or photo
+# Our own limit (``max_pixels``, checked from the header before decoding)
+# replaces PIL's fixed one, so that the option really sets it and the
+# message can say how to raise it.
+Image.MAX_IMAGE_PIXELS = None
 INVERTED_DARK_FRACTION = 0.5        # more dark than light pixels: light lines on dark
 
 
@@ -178,14 +180,3 @@ def load_sketch(path, size, max_pixels=DEFAULT_MAX_PIXELS):
 def load_sketch_array(path, size, max_pixels=DEFAULT_MAX_PIXELS):
     """The sketch at ``path`` as uint8 (size, size) (training data: no notes)."""
     return load_sketch(path, size, max_pixels)[0]
-
-
-def encode_png(arr):
-    buf = io.BytesIO()
-    Image.fromarray(np.asarray(arr, dtype=np.uint8)).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def save_png(path, arr):
-    """Write an (H, W) or (H, W, 3) uint8 array as PNG, atomically."""
-    atomic_write(path, encode_png(arr))

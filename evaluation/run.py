@@ -70,7 +70,7 @@ def main(argv=None):
     import numpy as np
     from tqdm import tqdm
 
-    from data.sketch_io import save_png
+    from util.png import save_png
     from evaluation import evaluation as ev
     from models.checkpoint import CheckpointError
     from util.fileio import atomic_write

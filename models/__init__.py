@@ -4,6 +4,9 @@
     ae = create_model("ae", opt, part="eye1")
     combine = create_model("combine", opt, is_train=True)
     face = create_model("sketch2face", opt)
+    sketch = create_model("sp_embedding", opt)
+
+Which model a method uses for inference is in ``models/methods.py``.
 
 Modules are imported when a model is created, so importing this package
 (for checkpoint or projection helpers) does not start Jittor.
@@ -15,6 +18,7 @@ _REGISTRY = {
     "ae": ("models.AE_Model", "AEModel"),
     "combine": ("models.Combine_Model", "CombineModel"),
     "sketch2face": ("models.Sketch2Face_Model", "Sketch2FaceModel"),
+    "sp_embedding": ("models.SPEmbedding_Model", "SPEmbeddingModel"),
 }
 
 

@@ -128,17 +128,41 @@ def read_state(path):
     return obj
 
 
+def _var_as_array(data, *_ignored):
+    """Jittor pickles a Var as jittor_core.Var(ndarray): we keep the array."""
+    return np.asarray(data)
+
+
+def _frombuffer(buf, dtype, shape, order="C"):
+    """NumPy's protocol-5 array constructor, for numeric dtypes only (an
+    object dtype could carry pickled Python objects)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "biufc?" or dtype.hasobject:
+        raise CheckpointError(f"refusing an array of dtype {dtype} (only numeric arrays)")
+    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order).copy()
+
+
 class _SafeUnpickler(pickle.Unpickler):
-    """Only numpy arrays and plain containers: a checkpoint runs no code."""
+    """Only numpy arrays and plain containers: a checkpoint runs no code.
+
+    Also read: Jittor Vars (as Jittor 1.3's ``Module.save`` and ``jt.save``
+    write them), which become their arrays, and NumPy's protocol-5 arrays
+    (``_frombuffer``, numeric dtypes only)."""
 
     _ALLOWED = {("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
                 ("numpy._core.multiarray", "_reconstruct"), ("numpy.core.multiarray", "scalar"),
                 ("numpy._core.multiarray", "scalar"), ("collections", "OrderedDict"),
                 ("builtins", "dict"), ("_codecs", "encode")}  # protocol 2 stores bytes so
+    _REPLACED = {("jittor", "jittor_core.Var"): _var_as_array,
+                 ("jittor_core", "Var"): _var_as_array,
+                 ("numpy.core.numeric", "_frombuffer"): _frombuffer,
+                 ("numpy._core.numeric", "_frombuffer"): _frombuffer}
 
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:
             return super().find_class(module, name)
+        if (module, name) in self._REPLACED:
+            return self._REPLACED[(module, name)]
         raise CheckpointError(f"refusing to load {module}.{name} (only arrays and plain "
                               f"containers are read from a checkpoint)")
 

@@ -1,6 +1,7 @@
 """The methods this project implements, side by side, picked by name.
 
     deepfacedrawing   DeepFaceDrawing (Chen et al., SIGGRAPH 2020)
+    sp_embedding      semantics-preserving sketch embedding (Yang et al., TMM 2023)
 
 A method is a name with four things attached (module paths, imported on
 use, so reading this registry starts nothing heavy):
@@ -10,6 +11,7 @@ use, so reading this registry starts nothing heavy):
   ``finish``, ``ARCH_KEYS``); see ``options/base_options.py``;
 * ``presets``: its folder of presets under ``configs/`` ('' = ``configs/``);
 * ``model``: the name of its inference model in ``models.create_model``;
+* ``job``: its batch conversion for demo.py (``"module:Class"``);
 * ``stages``: its training stages, ``name -> "module:Class"``.
 
 Every entry point picks the method the same way (``method_for``): an
@@ -28,27 +30,44 @@ import os
 DEFAULT_METHOD = "deepfacedrawing"
 
 
+def _attribute(path):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
 class Method:
-    def __init__(self, name, title, options, presets, model, stages):
+    def __init__(self, name, title, options, presets, model, job, stages):
         self.name, self.title = name, title
         self.options, self.presets = options, presets
-        self.model, self.stages = model, dict(stages)
+        self.model, self.job, self.stages = model, job, dict(stages)
 
     def option_module(self):
         return importlib.import_module(self.options)
 
     def stage_class(self, stage):
-        module, _, cls = self.stages[stage].partition(":")
-        return getattr(importlib.import_module(module), cls)
+        return _attribute(self.stages[stage])
+
+    def job_class(self):
+        """The class that runs demo.py's batch conversion for this method."""
+        return _attribute(self.job)
 
 
 METHODS = {
     "deepfacedrawing": Method(
         "deepfacedrawing", "DeepFaceDrawing (Chen et al., SIGGRAPH 2020)",
         options="options.dfd_options", presets="", model="sketch2face",
+        job="models.dfd_job:DFDJob",
         stages={"ae": "training.trainers:AETrainer",
                 "banks": "training.trainers:BanksStage",
                 "combine": "training.trainers:CombineTrainer"}),
+    "sp_embedding": Method(
+        "sp_embedding", "the semantics-preserving sketch embedding (Yang et al., TMM 2023)",
+        options="options.sp_options", presets="sp_embedding", model="sp_embedding",
+        job="models.sp_embedding.job:SPJob",
+        stages={"stylegan": "training.sp_trainers:StyleGANTrainer",
+                "parser": "training.sp_trainers:ParserTrainer",
+                "labeler": "training.sp_trainers:LabelerTrainer",
+                "encoder": "training.sp_trainers:EncoderTrainer"}),
 }
 
 
@@ -64,8 +83,11 @@ def get_method(name):
 
 def method_of_checkpoint(path):
     """The method a checkpoint folder (or file) holds, or None when it does
-    not say: our folders name it in config.json."""
+    not say: our folders name it in config.json; a PyTorch file (.pt/.pth)
+    is the sketch embedding's (the authors' model.pt)."""
     from models.checkpoint import read_config
+    if path and os.path.isfile(path) and path.lower().endswith((".pt", ".pth")):
+        return "sp_embedding"
     if not path or not os.path.isdir(path):
         return None
     cfg = read_config(path)

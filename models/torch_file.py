@@ -36,25 +36,52 @@ class _Refused(Exception):
 
 
 class _StorageRef:
-    """A torch storage named in the pickle; its bytes are filled in later.
-    With ``parent`` it is a view (legacy format) into another storage."""
+    """A torch storage named in the pickle; its bytes are filled in later
+    (by ``loader``, on first use, for a lazily opened archive). With
+    ``parent`` it is a view (legacy format) into another storage."""
 
-    def __init__(self, dtype, numel, parent=None, offset=0):
+    def __init__(self, dtype, numel, parent=None, offset=0, loader=None):
         self.dtype, self.numel, self.parent, self.offset = dtype, numel, parent, offset
         self.data = None
+        self.loader = loader
 
     @property
     def array(self):
         if self.parent is None:
+            if self.data is None and self.loader is not None:
+                self.loader(self)
             return self.data
         base = self.parent.array
         return None if base is None else base[self.offset:self.offset + self.numel]
 
+    def release(self):
+        """Drop the bytes of a lazily loaded storage (read again if needed)."""
+        if self.loader is not None:
+            self.data = None
+
 
 class _TensorRef:
+    """A tensor of the file: ``shape`` and ``dtype`` known at once, the
+    values read by ``numpy()`` (from the archive, for a lazy one)."""
+
     def __init__(self, storage, offset, size, stride):
         self.storage, self.offset = storage, int(offset)
         self.size, self.stride = tuple(int(s) for s in size), tuple(int(s) for s in stride)
+
+    @property
+    def shape(self):
+        return self.size
+
+    @property
+    def dtype(self):
+        return np.dtype(np.float32) if self.storage.dtype == "bf16" else _np_dtype(self.storage.dtype)
+
+    def numpy(self, release=True):
+        """The values as a new array; ``release`` frees the storage's bytes."""
+        out = self.materialise()
+        if release:
+            self.storage.release()
+        return out
 
     def materialise(self):
         base = self.storage.array
@@ -147,27 +174,103 @@ def _to_arrays(obj):
     return obj
 
 
-def _read_zip_pth(path):
+def _unpickle_zip(zf, lazy):
     """torch.save's zip format (torch >= 1.6): PREFIX/data.pkl plus one
-    PREFIX/data/KEY entry of raw bytes per storage."""
+    PREFIX/data/KEY entry of raw bytes per storage, read at once or, when
+    ``lazy``, when a tensor's values are asked for."""
+    pkl = [n for n in zf.namelist() if n.endswith("data.pkl") and n.count("/") == 1]
+    if len(pkl) != 1:
+        raise ValueError("no data.pkl in the archive; not a torch file")
+    prefix = pkl[0][:-len("data.pkl")]
+    byteorder = "<"
+    if prefix + "byteorder" in zf.namelist():
+        byteorder = ">" if zf.read(prefix + "byteorder").strip() == b"big" else "<"
+    storages = {}
+
+    def storage_for(type_name, key, numel):
+        if key not in storages:
+            def load(st, entry=f"{prefix}data/{key}"):
+                raw = zf.read(entry)
+                if len(raw) != st.numel * _np_dtype(st.dtype).itemsize:
+                    raise ValueError(f"storage {key} holds {len(raw)} bytes, "
+                                     f"{st.numel} elements expected")
+                _fill(st, raw, byteorder)
+            st = _StorageRef(_STORAGE_DTYPES[type_name], numel, loader=load if lazy else None)
+            if not lazy:
+                load(st)
+            storages[key] = st
+        return storages[key]
+
+    return _TorchUnpickler(io.BytesIO(zf.read(pkl[0])), storage_for).load()
+
+
+def _read_zip_pth(path):
     with zipfile.ZipFile(path) as zf:
-        pkl = [n for n in zf.namelist() if n.endswith("data.pkl") and n.count("/") == 1]
-        if len(pkl) != 1:
-            raise ValueError("no data.pkl in the archive; not a torch file")
-        prefix = pkl[0][:-len("data.pkl")]
-        byteorder = "<"
-        if prefix + "byteorder" in zf.namelist():
-            byteorder = ">" if zf.read(prefix + "byteorder").strip() == b"big" else "<"
-        storages = {}
+        return _unpickle_zip(zf, lazy=False)
 
-        def storage_for(type_name, key, numel):
-            if key not in storages:
-                st = _StorageRef(_STORAGE_DTYPES[type_name], numel)
-                _fill(st, zf.read(f"{prefix}data/{key}"), byteorder)
-                storages[key] = st
-            return storages[key]
 
-        return _TorchUnpickler(io.BytesIO(zf.read(pkl[0])), storage_for).load()
+class TorchArchive:
+    """A PyTorch file opened for reading tensor by tensor: ``root`` is the
+    saved object with each tensor a lazy reference (``shape``, ``dtype``,
+    ``numpy()``), so names and shapes can be checked before any values are
+    read and a large checkpoint never sits in memory twice. Use as a
+    context manager. Zip format only (the legacy format is read whole)."""
+
+    def __init__(self, path):
+        self.path = path
+        if not os.path.isfile(path):
+            raise TorchFileError(f"{path}: file not found")
+        self._zip = None
+        try:
+            if zipfile.is_zipfile(path):
+                self._zip = zipfile.ZipFile(path)
+                self.root = _unpickle_zip(self._zip, lazy=True)
+            else:
+                _refuse_broken_zip(path)
+                self.root = _read_legacy_pth(path)
+        except _Refused as exc:
+            self.close()
+            raise TorchFileError(f"{path}: {exc}") from None
+        except Exception as exc:  # truncated or foreign files raise many types
+            self.close()
+            raise TorchFileError(f"{path}: not a readable PyTorch file "
+                                 f"({_one_line(exc)})") from None
+
+    def read(self, tensor, name="a tensor"):
+        """The values of a lazy tensor of this file (TorchFileError when damaged)."""
+        try:
+            return tensor.numpy()
+        except Exception as exc:
+            raise TorchFileError(f"{self.path}: cannot read {name} ({_one_line(exc)})") from None
+
+    def close(self):
+        if getattr(self, "_zip", None) is not None:
+            self._zip.close()
+            self._zip = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def _one_line(exc):
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def _refuse_broken_zip(path):
+    """A file that starts like a zip archive but is not a whole one was cut
+    short (or damaged): say so, rather than try the legacy format on it."""
+    with open(path, "rb") as f:
+        if f.read(4) == b"PK\x03\x04":
+            raise ValueError("a damaged zip archive: truncated or altered; copy it again")
+
+
+def is_tensor(obj):
+    """True for the tensor references of a ``TorchArchive``."""
+    return isinstance(obj, _TensorRef)
 
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
@@ -217,13 +320,16 @@ def read_torch_file(path):
     if not os.path.isfile(path):
         raise TorchFileError(f"{path}: file not found")
     try:
-        raw = _read_zip_pth(path) if zipfile.is_zipfile(path) else _read_legacy_pth(path)
+        if zipfile.is_zipfile(path):
+            raw = _read_zip_pth(path)
+        else:
+            _refuse_broken_zip(path)
+            raw = _read_legacy_pth(path)
         return _to_arrays(raw)
     except _Refused as exc:
         raise TorchFileError(f"{path}: {exc}") from None
     except Exception as exc:  # truncated or foreign files raise many types
-        raise TorchFileError(f"{path}: not a readable PyTorch file "
-                             f"({type(exc).__name__}: {exc})") from None
+        raise TorchFileError(f"{path}: not a readable PyTorch file ({_one_line(exc)})") from None
 
 
 def read_torch_state_dict(path):

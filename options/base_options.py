@@ -115,13 +115,17 @@ class BaseOptions:
         try:
             method = method_for(probe.method, self.preset_folder(probe))
             get_method(method)
-        except (ValueError, CheckpointError) as exc:
+        except CheckpointError as exc:
+            self.checkpoint_error(exc)
+        except ValueError as exc:
             self.make_parser().error(str(exc))
         parser = self.make_parser(method)
         first, _ = parser.parse_known_args(args)
         try:
             defaults, source = self.resolve_preset(first, method)
-        except (ValueError, CheckpointError) as exc:
+        except CheckpointError as exc:
+            self.checkpoint_error(exc)
+        except ValueError as exc:
             parser.error(str(exc))
         known = {a.dest for a in parser._actions}
         parser.set_defaults(**{k: v for k, v in defaults.items() if k in known})
@@ -134,6 +138,13 @@ class BaseOptions:
             parser.error(str(exc))
         return opt
 
+    @staticmethod
+    def checkpoint_error(exc):
+        """A damaged or foreign checkpoint met while reading the options:
+        one line, exit 2 (not a usage message)."""
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
     def resolve_preset(self, first, method):
         folder_of_presets = preset_dir(get_method(method).presets)
         if first.preset != "auto":
@@ -142,7 +153,11 @@ class BaseOptions:
         cfg = read_config(folder) if folder and os.path.isdir(folder) else None
         if cfg is not None:
             return cfg, f"{os.path.join(folder, 'config.json')}"
-        return load_preset("official", folder_of_presets), "preset official"
+        official = load_preset("official", folder_of_presets)
+        from_file = getattr(get_method(method).option_module(), "preset_from_file", None)
+        if folder and os.path.isfile(folder) and from_file is not None:
+            return dict(official, **from_file(folder)), f"{folder} (its options and shapes)"
+        return official, "preset official"
 
     def finish(self, opt):
         """Derived values and cross-option checks (the method's own first)."""

@@ -164,4 +164,8 @@ def finish(opt, phase):
         raise OptionError("--k must be at least 1")
     if phase == "train":
         opt.ae_from = opt.ae_from or opt.expr_dir
+    if phase == "test" and (opt.appearance or opt.appearance_seed is not None
+                            or opt.n_outputs > 1):
+        raise OptionError("--appearance, --appearance_seed and --n_outputs need a model with "
+                          "an appearance code (this DeepFaceDrawing model has none)")
     return opt

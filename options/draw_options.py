@@ -36,6 +36,7 @@ class DrawOptions(TestOptions):
                        help="TCP port (0 picks any free port; the address is printed)")
         g.add_argument("--max_upload_mb", type=float, default=10.0,
                        help="largest request body accepted, in MB (bigger ones get HTTP 413)")
+        parser.set_defaults(max_pixels=4096 * 4096)   # a 512 canvas needs far less
         g.add_argument("--no_warmup", action="store_true",
                        help="skip the blank conversion at start that compiles Jittor's kernels "
                             "(the first stroke then waits for the compilation)")

@@ -2,11 +2,10 @@
 
 import os
 
+from data.sketch_io import DEFAULT_MAX_PIXELS
 from options.base_options import DEFAULT_PARAMS, REPO_ROOT, BaseOptions, OptionError
 from options.dfd_options import parse_refine  # noqa: F401  (part of this module's API)
 from util.components import BANK_CHOICES as GENDERS  # noqa: F401
-
-DEFAULT_MAX_PIXELS = 64_000_000     # decoded image size accepted (8000 x 8000)
 
 
 class TestOptions(BaseOptions):
@@ -29,6 +28,16 @@ class TestOptions(BaseOptions):
         g.add_argument("--max_pixels", type=int, default=DEFAULT_MAX_PIXELS,
                        help="largest image accepted, in pixels (width x height); bigger "
                             "files are skipped and reported before they are decoded")
+        a = parser.add_argument_group("appearance (models with an appearance code)")
+        a.add_argument("--appearance", default="",
+                       help="a reference photo, or a folder of them paired with the sketches in "
+                            "sorted order, whose hair, skin and background colours the faces take")
+        a.add_argument("--appearance_seed", type=int, default=None,
+                       help="draw the appearance at random from this seed instead (with "
+                            "--n_outputs, output k uses the draw (seed, k))")
+        a.add_argument("--n_outputs", type=int, default=1,
+                       help="faces per sketch, each with another random appearance "
+                            "(STEM_0.png, STEM_1.png, ...)")
         return parser
 
     def finish(self, opt):
@@ -37,4 +46,6 @@ class TestOptions(BaseOptions):
             raise OptionError("--batch_size must be at least 1")
         if opt.max_pixels < 1:
             raise OptionError("--max_pixels must be at least 1")
+        if opt.n_outputs < 1:
+            raise OptionError("--n_outputs must be at least 1")
         return opt

@@ -20,15 +20,13 @@ import os
 import sys
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
+from tqdm import tqdm
 
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from data.align import BORDERS, align_from_landmarks  # noqa: E402
-from data.sketch_io import load_photo  # noqa: E402
-from data.sketch_io import ImageError, list_images, save_png  # noqa: E402
-from util.cli import UsageError, check_folders  # noqa: E402
+from data.align import BORDERS, align_from_landmarks
+from data.sketch_io import ImageError, list_images, load_photo
+from util.cli import UsageError, check_folders
+from util.png import save_png
 
 INSTALL_HINT = ("dlib is not installed; install it with: "
                 "pip install dlib-bin==20.0.1.post1 face-recognition-models==0.3.0")

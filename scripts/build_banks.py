@@ -11,7 +11,6 @@ Same as ``python train.py --stage banks``.
 import sys
 
 
-
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     import train

@@ -15,16 +15,14 @@ import os
 import sys
 import time
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+import cv2
+import numpy as np
+from tqdm import tqdm
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from data.sketch_extract import METHODS, extract_sketch  # noqa: E402
-from data.sketch_io import load_photo  # noqa: E402
-from data.sketch_io import ImageError, list_images, save_png  # noqa: E402
-from util.cli import UsageError, check_folders  # noqa: E402
+from data.sketch_extract import METHODS, extract_sketch
+from data.sketch_io import ImageError, list_images, load_photo
+from util.cli import UsageError, check_folders
+from util.png import save_png
 
 
 def parse_args(argv=None):

@@ -31,7 +31,10 @@ def run_script(module_path, argv):
     spec = importlib.util.spec_from_file_location("script_under_test", os.path.join(ROOT, module_path))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    return mod.main(argv)
+    try:
+        return mod.main(argv)
+    except SystemExit as exc:          # what the process would exit with
+        return exc.code
 
 
 @pytest.fixture(scope="session")

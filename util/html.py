@@ -6,7 +6,8 @@ import html
 import json
 import os
 
-from models.checkpoint import atomic_write
+from util.fileio import atomic_write
+from util.png import save_png
 
 
 class ResultPage:
@@ -22,7 +23,6 @@ class ResultPage:
 
     def add_row(self, heading, images):
         """``images``: list of (label, uint8 array); saved as PNGs."""
-        from data.sketch_io import save_png
         safe = "".join(c if c.isalnum() else "_" for c in heading)
         cells = []
         for label, arr in images:

@@ -31,6 +31,7 @@ import os
 import shutil
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 GPU_CHOICES = ("auto", "on", "off")
@@ -166,6 +167,9 @@ def setup(gpu="auto"):
                      "slow CPU path (about 100x slower); `pip install onednn-cpu-gomp==2022.2.1 "
                      "onednn-devel-cpu-gomp==2022.2.1` or `apt-get install libdnnl-dev` fixes it")
     os.environ.setdefault("log_silent", "1")   # Jittor's compile chatter
+    # Jittor sets the CPU to flush subnormals, which makes NumPy warn on
+    # every float32 limit query: noise for the user, not a problem.
+    warnings.filterwarnings("ignore", message="The value of the smallest subnormal")
     with CoreCompileProgress():
         import jittor as jt
 
