@@ -10,14 +10,17 @@
   there, genders from ``CelebAMask-HQ-attribute-anno.txt``.
 * ``synthetic``: procedural faces made on the fly (``data/synthetic.py``).
 
-Every dataset yields ``(sketch uint8 (S, S), photo uint8 (S, S, 3), gender)``
-at the configured size. A file that cannot be read is reported once and
+Every dataset yields a ``Sample``: ``sketch`` uint8 (S, S), ``photo`` uint8
+(S, S, 3), ``gender`` and ``clean`` (the clean version of a hand-drawn
+sketch, when the dataset has one: the procedural faces drawn in a sketch
+style; else None) at the configured size. A file that cannot be read is reported once and
 replaced by the next good sample; the epoch goes on.
 """
 
 import csv
 import os
 import sys
+from collections import namedtuple
 
 import numpy as np
 
@@ -27,6 +30,9 @@ from data.sketch_io import IMAGE_EXTS, ImageError, load_photo, load_sketch_array
 
 GENDER_NAMES = {"male": "male", "m": "male", "man": "male", "1": "male",
                 "female": "female", "f": "female", "woman": "female", "0": "female"}
+
+
+Sample = namedtuple("Sample", "sketch photo gender clean", defaults=(None,))
 
 
 class DatasetError(ValueError):
@@ -80,11 +86,11 @@ class FaceDataset:
         sketch_path, photo_path, gender = self.items[index]
         sketch = load_sketch_array(sketch_path, self.size)
         photo = load_photo(photo_path, self.size) if photo_path else None
-        return sketch, photo, gender
+        return Sample(sketch, photo, gender)
 
     def get(self, index):
-        """(sketch, photo, gender); a bad file is reported once and the next
-        good sample is returned in its place."""
+        """The ``Sample`` at ``index``; a bad file is reported once and the
+        next good sample is returned in its place."""
         n = len(self)
         for step in range(n):
             i = (index + step) % n
@@ -201,8 +207,10 @@ class SyntheticDataset(FaceDataset):
 
     def load(self, index):
         from data.synthetic import make_sample
-        s = make_sample(self.seed, self.offset + index, self.size)
-        return s["sketch"], s["photo"], s["gender"]
+        style = getattr(self.opt, "sketch_style", "clean")
+        s = make_sample(self.seed, self.offset + index, self.size, style=style)
+        return Sample(s["sketch"], s["photo"], s["gender"],
+                      None if s["style"] == "clean" else s["sketch_clean"])
 
     def genders(self):
         from data.synthetic import sample_params

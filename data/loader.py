@@ -25,19 +25,25 @@ def shift_image(img, dx, dy, fill):
     return out
 
 
-def augment(sketch, photo, rng, jitter=0, flip=False):
-    """Small random translation (same for sketch and photo) and optional
-    horizontal flip. A flip mirrors the face, so the left eye's strokes move
-    to the right eye's box: only use it when that is what you want."""
+def augment(sketch, photo, rng, jitter=0, flip=False, clean=None):
+    """Small random translation (the same for sketch, photo and clean
+    sketch) and optional horizontal flip. A flip mirrors the face, so the
+    left eye's strokes move to the right eye's box: only use it when that
+    is what you want. Returns (sketch, photo, clean)."""
     if jitter:
         dx, dy = (int(v) for v in rng.integers(-jitter, jitter + 1, size=2))
         sketch = shift_image(sketch, dx, dy, 255)
+        clean = shift_image(clean, dx, dy, 255) if clean is not None else None
         if photo is not None:
             photo = shift_image(photo, dx, dy, "edge")
     if flip and rng.random() < 0.5:
         sketch = sketch[:, ::-1]
+        clean = clean[:, ::-1] if clean is not None else None
         photo = photo[:, ::-1] if photo is not None else None
-    return np.ascontiguousarray(sketch), (np.ascontiguousarray(photo) if photo is not None else None)
+
+    def c(a):
+        return np.ascontiguousarray(a) if a is not None else None
+    return c(sketch), c(photo), c(clean)
 
 
 class BatchLoader:
@@ -66,14 +72,16 @@ class BatchLoader:
         per_step = self.batch_size * self.world
         for it in range(start, len(self)):
             chunk = order[it * per_step:(it + 1) * per_step][self.rank::self.world]
-            sketches, photos, genders = [], [], []
+            sketches, photos, genders, cleans = [], [], [], []
             for i in chunk:
-                sketch, photo, gender = self.ds.get(int(i))
+                sample = self.ds.get(int(i))
                 rng = np.random.default_rng([self.seed, epoch, int(i)])
-                sketch, photo = augment(sketch, photo, rng, self.jitter, self.flip)
+                sketch, photo, clean = augment(sample.sketch, sample.photo, rng, self.jitter,
+                                               self.flip, sample.clean)
                 sketches.append(sketch)
                 photos.append(photo)
-                genders.append(gender)
+                genders.append(sample.gender)
+                cleans.append(clean if clean is not None else sketch)
             yield {"sketch": np.stack(sketches),
                    "photo": np.stack(photos) if photos[0] is not None else None,
-                   "gender": genders, "index": chunk}
+                   "clean": np.stack(cleans), "gender": genders, "index": chunk}

@@ -102,10 +102,11 @@ def decode_image(source, name, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
         try:
             with Image.open(source, formats=formats) as img:
                 w, h = img.size
-                if max_pixels and w * h > max_pixels:
-                    raise ImageError(f"{name}: {w}x{h} is too large ({w * h / 1e6:.1f} "
-                                     f"megapixels; the limit is {max_pixels / 1e6:g}, "
-                                     f"--max_pixels raises it)")
+                # the limit applies to the square a sketch is padded to
+                if max_pixels and max(w, h) ** 2 > max_pixels:
+                    raise ImageError(f"{name}: {w}x{h} is too large ({max(w, h) ** 2 / 1e6:.1f} "
+                                     f"megapixels as a square; the limit is "
+                                     f"{max_pixels / 1e6:g}, --max_pixels raises it)")
                 if w < 1 or h < 1:
                     raise ImageError(f"{name}: empty image ({w}x{h} pixels)")
                 img.load()

@@ -69,7 +69,7 @@ def dataset_sets(opt, rough, report=print):
     sketches, photos, names = [], [], []
     for i in range(len(ds)):
         try:
-            sketch, photo, _ = ds.load(i)
+            sketch, photo = ds.load(i)[:2]
         except ImageError as exc:
             report(f"skipped {exc}")
             continue

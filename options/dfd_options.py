@@ -104,6 +104,10 @@ def add_train_options(parser):
                    help="reconstruction loss of the sketch autoencoders")
     g.add_argument("--lambda_recon", type=float, default=1.0,
                    help="weight of the reconstruction loss")
+    g.add_argument("--ae_target", default="input", choices=("input", "clean"),
+                   help="what the autoencoders reconstruct: their input (the paper), or the "
+                        "clean version of a hand-drawn sketch when the data has one (a "
+                        "denoising autoencoder: messy strokes map near clean ones)")
     g.add_argument("--ae_from", default="",
                    help="combine/banks stages: folder with the trained encoders "
                         "(default: this experiment's own folder)")

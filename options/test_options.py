@@ -4,8 +4,6 @@ import os
 
 from data.sketch_io import DEFAULT_MAX_PIXELS
 from options.base_options import DEFAULT_PARAMS, REPO_ROOT, BaseOptions, OptionError
-from options.dfd_options import parse_refine  # noqa: F401  (part of this module's API)
-from util.components import BANK_CHOICES as GENDERS  # noqa: F401
 
 
 class TestOptions(BaseOptions):
@@ -26,8 +24,9 @@ class TestOptions(BaseOptions):
         g.add_argument("--batch_size", type=int, default=1,
                        help="sketches converted per forward pass")
         g.add_argument("--max_pixels", type=int, default=DEFAULT_MAX_PIXELS,
-                       help="largest image accepted, in pixels (width x height); bigger "
-                            "files are skipped and reported before they are decoded")
+                       help="largest image accepted, in pixels of the square it is padded to "
+                            "(longer side squared); bigger files are skipped and reported "
+                            "before they are decoded")
         a = parser.add_argument_group("appearance (models with an appearance code)")
         a.add_argument("--appearance", default="",
                        help="a reference photo, or a folder of them paired with the sketches in "

@@ -36,6 +36,11 @@ class TrainOptions(BaseOptions):
                        help="synthetic: number of procedural faces in the training set")
         d.add_argument("--data_seed", type=int, default=1234,
                        help="synthetic: seed of the procedural faces")
+        d.add_argument("--sketch_style", default="clean",
+                       help="synthetic: how the sketches are drawn: clean (single-pass lines), "
+                            "random (clean or one of the hand-drawn training styles, per face), "
+                            "or one style by name (data/synthetic/styles.py); the held-out "
+                            "style is kept for evaluation")
         d.add_argument("--max_dataset_size", type=int, default=0,
                        help="use at most this many samples (0 = all)")
         d.add_argument("--cache", type=lambda v: v.lower() in ("1", "true", "yes"),
@@ -83,6 +88,12 @@ class TrainOptions(BaseOptions):
             raise OptionError(f"--stage {opt.stage!r}: the stages of {opt.method} are "
                               f"{', '.join(stages)}")
         super().finish(opt)
+        from data.synthetic.styles import HELD_OUT_STYLE, TRAIN_STYLES
+        if opt.sketch_style not in ("clean", "random") + tuple(TRAIN_STYLES):
+            held = " (kept out of training for evaluation)" if opt.sketch_style in (
+                HELD_OUT_STYLE, "held_out") else ""
+            raise OptionError(f"--sketch_style {opt.sketch_style!r}{held}: choose clean, random "
+                              f"or one of {', '.join(TRAIN_STYLES)}")
         if opt.dataset_mode in ("paired", "celeba") and not opt.dataroot:
             raise OptionError(f"--dataset_mode {opt.dataset_mode} needs --dataroot")
         if opt.batch_size < 1 or opt.niter < 0 or opt.niter_decay < 0:

@@ -143,7 +143,7 @@ def test_paired_dataset_skips_a_corrupt_file(tmp_path, capsys):
                                 "--dataroot", str(root)])
     ds = create_dataset(opt)
     assert len(ds) == 3 and ds.genders() == ["male", "female", "female"]
-    sketch, photo, gender = ds.get(1)          # the corrupt pair is replaced by the next one
+    sketch, photo, gender, _ = ds.get(1)       # the corrupt pair is replaced by the next one
     assert gender == "female" and photo.shape == (128, 128, 3)
     ds.get(1)
     err = capsys.readouterr().err

@@ -37,6 +37,33 @@ from util.jittor_env import get_jittor
 jt = get_jittor()
 
 
+class StepClock:
+    """Seconds per step, and once (after a few steps, past the compiling
+    first one) an estimate of the time the run will take."""
+
+    WARMUP, MEASURED = 2, 5
+
+    def __init__(self, total):
+        self.total, self.count = total, 0
+        self.start = self.marked = time.time()
+
+    def seconds_per_step(self):
+        return (time.time() - self.start) / max(1, self.count)
+
+    def tick(self):
+        """Count a step; returns the estimate line once, else None."""
+        self.count += 1
+        if self.count == self.WARMUP:
+            self.marked = time.time()
+        if self.count != self.WARMUP + self.MEASURED:
+            return None
+        per = (time.time() - self.marked) / self.MEASURED
+        left = per * (self.total - self.count)
+        hours, rest = divmod(int(left), 3600)
+        return (f"{per:.2f} s per step; about {hours}:{rest // 60:02d} h for the remaining "
+                f"{self.total - self.count} steps")
+
+
 class LossLog:
     """Appends one line per print interval to ``loss_log.txt``."""
 
@@ -164,6 +191,14 @@ class BaseTrainer(Stage):
                                   f"since it was written?") from None
 
     # ---------------------------------------------------------- loop
+    def planned_steps(self, steps_done):
+        """Steps this run will take: every epoch, or up to --max_iters."""
+        opt = self.opt
+        total = (opt.niter + opt.niter_decay) * len(self.loader)
+        if opt.max_iters:
+            total = min(total, opt.max_iters)
+        return max(0, total - steps_done)
+
     def run(self):
         opt = self.opt
         epoch, it, steps = 1, 0, 0
@@ -173,39 +208,58 @@ class BaseTrainer(Stage):
                 print(f"resuming stage {self.stage} at epoch {epoch}, iteration {it}")
         n_epochs = opt.niter + opt.niter_decay
         per_epoch = len(self.loader)
-        if opt.max_iters and steps >= opt.max_iters:     # resumed a finished run: no extra step
+        todo = self.planned_steps(steps)
+        if todo == 0:                      # resumed a finished run: no extra step
             return self.finish(steps)
+        if self.main:
+            print(f"stage {self.stage}: {todo} steps to go ({per_epoch} per epoch, epochs "
+                  f"{epoch}..{n_epochs}{f', stopping at step {opt.max_iters}' if opt.max_iters else ''}"
+                  f"); the first steps compile Jittor's kernels", flush=True)
         display_every = opt.display_freq or per_epoch
-        start = time.time()
-        while epoch <= n_epochs:
+        bar = tqdm(total=todo, desc=self.stage, unit="step", disable=not self.main,
+                   file=sys.stderr, dynamic_ncols=True)
+        clock = StepClock(todo)
+        batch, done = None, False
+        while epoch <= n_epochs and not done:
             for o in self.optimizers().values():
                 o.lr = lr_at(epoch, opt)
-            bar = tqdm(self.loader.epoch(epoch, it), total=per_epoch, initial=it,
-                       desc=f"{self.stage} epoch {epoch}/{n_epochs}", unit="step",
-                       disable=not self.main, file=sys.stderr, leave=False)
-            for batch in bar:
+            bar.set_description(f"{self.stage} epoch {epoch}/{n_epochs}")
+            for batch in self.loader.epoch(epoch, it):
                 losses = self.step(batch)
                 self.history.append(losses)
                 it += 1
                 steps += 1
+                bar.update(1)
                 if self.main:
                     bar.set_postfix({k: f"{v:.3f}" for k, v in list(losses.items())[:3]})
+                    estimate = clock.tick()
+                    if estimate:
+                        bar.write(f"stage {self.stage}: {estimate}", file=sys.stderr)
                     if steps % opt.print_freq == 0:
-                        self.log.write(epoch, it, (time.time() - start) / steps, losses)
+                        self.log.write(epoch, it, clock.seconds_per_step(), losses)
                     if steps % display_every == 0:
-                        self.page.add_row(f"epoch {epoch:03d} iter {it:05d}", self.visuals(batch))
-                done = opt.max_iters and steps >= opt.max_iters
+                        self._show(epoch, it, batch)
+                done = bool(opt.max_iters) and steps >= opt.max_iters
                 if steps % opt.save_latest_freq == 0 or done:
                     self._save(epoch, it, steps, per_epoch)
                 if done:
-                    bar.close()
-                    return self.finish(steps)
-            bar.close()
+                    break
+            if done:
+                break
             epoch, it = epoch + 1, 0
             self._save(epoch, it, steps, per_epoch)
             if self.main and (epoch - 1) % opt.save_epoch_freq == 0:
                 self.export(str(epoch - 1))
+        bar.close()
+        if self.main and batch is not None and not self._shown:
+            self._show(epoch, it, batch)          # every run leaves a result page
         return self.finish(steps)
+
+    _shown = False
+
+    def _show(self, epoch, it, batch):
+        self.page.add_row(f"epoch {epoch:03d} iter {it:05d}", self.visuals(batch))
+        self._shown = True
 
     def _save(self, epoch, it, steps, per_epoch):
         if it >= per_epoch:                 # the epoch is complete: resume at the next

@@ -62,10 +62,12 @@ class AETrainer(BaseTrainer):
 
     def step(self, batch):
         x = sketch_to_array(batch["sketch"])
+        y = sketch_to_array(batch["clean"]) if self.opt.ae_target == "clean" else x
         losses, total = {}, 0.0
         for p, ae in self.parts.items():
             crop = jt.array(ae.crop(x))
-            loss = self.recon(ae.decoder(ae.encoder(crop)), crop)
+            target = crop if y is x else jt.array(ae.crop(y))
+            loss = self.recon(ae.decoder(ae.encoder(crop)), target)
             losses[f"rec_{PART_NAMES[p]}"] = loss
             total = total + loss
         self.optim.step(total * self.opt.lambda_recon)
@@ -121,7 +123,8 @@ class BanksStage(Stage):
                 if i in ds.bad:
                     continue
                 try:
-                    sketches.append(ds.load(i)[0])
+                    sample = ds.load(i)         # the clean sketch: the manifold of good ones
+                    sketches.append(sample.clean if sample.clean is not None else sample.sketch)
                     kept.append(i)
                 except Exception as exc:  # reported once, like in training
                     ds.bad.add(i)

@@ -305,7 +305,12 @@
     }
     setStatus(`Loading ${file.name}\u2026`, "busy");
     try {
-      const response = await fetch("api/load", { method: "POST", body: file });
+      // The server takes image/* or application/octet-stream only (types a page of another
+      // site cannot send without a preflight); a file the browser has no type for has none.
+      const type = /^image\/[a-z0-9.+-]+$/i.test(file.type) ? file.type : "application/octet-stream";
+      const response = await fetch("api/load", {
+        method: "POST", headers: { "Content-Type": type }, body: file,
+      });
       const data = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
       if (!response.ok) {
         setStatus(`Error: ${file.name}: ${data.error}`, "error");
