@@ -142,6 +142,42 @@ def load_photo(path, size=None, max_pixels=DEFAULT_MAX_PIXELS):
     return np.asarray(rgb, dtype=np.uint8).copy()
 
 
+def reference_photo(path, size, max_pixels=DEFAULT_MAX_PIXELS):
+    """An appearance reference: RGB uint8 (size, size, 3), the centre square
+    of the photo resized (any aspect is accepted)."""
+    rgb = on_white(open_image(path, max_pixels)).convert("RGB")
+    w, h = rgb.size
+    side = min(w, h)
+    rgb = rgb.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side,
+                    (h - side) // 2 + side))
+    if rgb.size != (size, size):
+        rgb = rgb.resize((size, size), Image.LANCZOS)
+    return np.asarray(rgb, dtype=np.uint8).copy()
+
+
+def list_appearances(source):
+    """The appearance photos of ``--appearance`` (a file or a folder), sorted."""
+    try:
+        files = list_images([source])
+    except FileNotFoundError as exc:
+        raise ImageError(str(exc)) from None
+    if not files:
+        raise ImageError(f"{source}: no images found")
+    return files
+
+
+def pair_appearances(n_sketches, photos):
+    """The photo of each sketch position: by sorted position, or the one
+    photo for all. ValueError when there are fewer photos than sketches."""
+    if len(photos) == 1:
+        return [photos[0]] * n_sketches
+    if len(photos) < n_sketches:
+        raise ValueError(f"{len(photos)} appearance photos for {n_sketches} sketches: give "
+                         f"one photo for all, or at least one per sketch (paired in sorted "
+                         f"order)")
+    return photos[:n_sketches]
+
+
 def sketch_from_image(img, size):
     """(uint8 (size, size) sketch, [notes]) from a PIL image.
 

@@ -4,7 +4,7 @@ import numpy as np
 
 from models import checkpoint as ckpt
 from models.base_model import BaseModel, jt, materialize
-from models.networks import define_D, define_fm, define_G
+from models.networks import define_A, define_D, define_fm, define_G
 from util.components import (PART_NAMES, PASTE_ORDER, nose_paste_rows, pipeline_parts,
                              scaled_boxes)
 
@@ -25,6 +25,7 @@ class CombineModel(BaseModel):
         self.boxes = scaled_boxes(opt.image_size)
         self.fm = {p: define_fm(opt, p) for p in pipeline_parts(opt.pipeline)}
         self.netG = define_G(opt)
+        self.netA = define_A(opt) if opt.appearance_dim else None
         self.netD = define_D(opt) if is_train else None
         self._masks = {p: self._paste_mask(p) for p in PASTE_ORDER if p in self.fm}
         materialize(*self.networks().values())
@@ -32,6 +33,8 @@ class CombineModel(BaseModel):
     def networks(self):
         nets = {f"DE_{PART_NAMES[p]}": n for p, n in self.fm.items()}
         nets["G"] = self.netG
+        if self.netA is not None:
+            nets["A"] = self.netA
         if self.netD is not None:
             nets["D"] = self.netD
         return nets
@@ -39,6 +42,8 @@ class CombineModel(BaseModel):
     def network_path(self, name, root, epoch="latest"):
         if name == "G":
             return ckpt.generator_path(root, epoch)
+        if name == "A":
+            return ckpt.appearance_path(root, epoch)
         if name == "D":
             return ckpt.discriminator_path(root, epoch)
         part = next(p for p in self.fm if f"DE_{PART_NAMES[p]}" == name)
@@ -73,10 +78,12 @@ class CombineModel(BaseModel):
             face = face * (1.0 - mask) + placed * mask
         return face
 
-    def generate(self, inputs):
+    def generate(self, inputs, code=None):
         """{part: latents} (or, for the direct pipeline, sketches
-        (B, 1, H, W) in [-1, 1]) -> photos (B, 3, H, W) in [-1, 1]."""
-        return self.netG(inputs if self.direct else self.feature_map(inputs))
+        (B, 1, H, W) in [-1, 1]) -> photos (B, 3, H, W) in [-1, 1]; ``code``
+        (B, appearance_dim) sets the appearance of a generator that has one
+        (None: the mean appearance)."""
+        return self.netG(inputs if self.direct else self.feature_map(inputs), code)
 
     # -------------------------------------------------------------- modes
     def eval(self):

@@ -108,11 +108,31 @@ class Sketch2FaceModel(BaseModel):
             found[p] = (idx, w)
         return out, found
 
-    def synthesize(self, latents):
-        """{part: latents} -> uint8 photos (B, H, W, 3)."""
+    def synthesize(self, latents, codes=None):
+        """{part: latents} -> uint8 photos (B, H, W, 3); ``codes`` the
+        appearance codes (B, appearance_dim) of a model that has them."""
+        code = jt.array(np.asarray(codes, np.float32)) if codes is not None else None
         with jt.no_grad():
-            img = self.combine.generate({p: jt.array(z) for p, z in latents.items()}).numpy()
+            img = self.combine.generate({p: jt.array(z) for p, z in latents.items()},
+                                        code).numpy()
         return to_uint8(img).transpose(0, 2, 3, 1)
+
+    # -------------------------------------------------------------- appearance
+    def appearance_codes(self, photos):
+        """Appearance codes (B, D) of reference photos (B, H, W, 3) uint8 at the
+        model's size: the encoder's mean."""
+        from util.arrays import photo_to_array
+        if self.combine.netA is None:
+            raise ValueError("this model has no appearance code")
+        with jt.no_grad():
+            mu, _ = self.combine.netA(jt.array(photo_to_array(photos)))
+            return mu.numpy()
+
+    def random_codes(self, seed, key, batch):
+        """A random appearance (the prior N(0, I)) of draw (seed, key), the
+        same for every sketch of the batch."""
+        z = np.random.default_rng([seed, key]).standard_normal(self.opt.appearance_dim)
+        return np.repeat(z[None].astype(np.float32), batch, axis=0)
 
     def decoded_neighbours(self, part, idx, gender="all"):
         """The sketch decoder's crops (B*K, 1, S, S) of ``part``'s bank rows
@@ -159,19 +179,22 @@ class Sketch2FaceModel(BaseModel):
         level = np.minimum(1.0, (canvas + 1.0) / (2.0 * SHADOW_WHITE_POINT))
         return to_uint8(level * 2.0 - 1.0)
 
-    def convert(self, sketches, k=None, refine=None, gender="all", shadow=False):
+    def convert(self, sketches, k=None, refine=None, gender="all", shadow=False, codes=None):
         """uint8 sketches (B, H, W) at the model's size -> dict with
-        ``images`` (B, H, W, 3) uint8 and ``shadows`` (B, H, W) uint8 or None."""
+        ``images`` (B, H, W, 3) uint8 and ``shadows`` (B, H, W) uint8 or None.
+        ``codes``: appearance codes (B, D) for a model with an appearance code."""
         k = self.opt.k if k is None else k
         refine = refine if refine is not None else {p: 1.0 for p in PARTS}
         if self.combine.direct:
+            code = jt.array(np.asarray(codes, np.float32)) if codes is not None else None
             with jt.no_grad():
-                img = self.combine.generate(jt.array(sketch_to_array(sketches))).numpy()
+                img = self.combine.generate(jt.array(sketch_to_array(sketches)), code).numpy()
             return {"images": to_uint8(img).transpose(0, 2, 3, 1),
                     "shadows": None, "neighbours": {}}
         latents = self.encode(sketches)
         blended, found = self.project(latents, k, refine, gender)
-        result = {"images": self.synthesize(blended), "shadows": None, "neighbours": found}
+        result = {"images": self.synthesize(blended, codes), "shadows": None,
+                  "neighbours": found}
         if shadow:
             result["shadows"] = self.shadows(found, gender)
         return result

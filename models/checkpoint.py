@@ -7,6 +7,7 @@
     ROOT/Combine/latest_net_DE_{part}.pkl
     ROOT/Combine/latest_net_G.pkl
     ROOT/Combine/latest_net_D.pkl                   (ours, training only)
+    ROOT/Combine/latest_net_A.pkl                   (ours, with an appearance code)
     ROOT/config.json                                (ours: the architecture)
 
 ``{part}`` is eye1, eye2, nose, mouth or '' (the remainder). A .pkl is what
@@ -55,6 +56,11 @@ def generator_path(root, epoch="latest"):
 
 def discriminator_path(root, epoch="latest"):
     return os.path.join(root, "Combine", f"{epoch}_net_D.pkl")
+
+
+def appearance_path(root, epoch="latest"):
+    """Ours: the appearance encoder of a generator with an appearance code."""
+    return os.path.join(root, "Combine", f"{epoch}_net_A.pkl")
 
 
 def bank_path(root, part, gender, ext=".bin"):
@@ -284,7 +290,7 @@ def find_bank_files(root, part, gender):
 # ``--preset auto`` agrees with the preset it was trained with.
 ARCH_KEYS = ("image_size", "latent_dim", "ae_ngf", "ae_n_down", "ae_norm", "variant",
              "fm_channels", "fm_nc", "fm_sample_stats", "ngf", "n_downsample_global",
-             "n_blocks_global", "norm", "pipeline")
+             "n_blocks_global", "norm", "pipeline", "upsample", "appearance_dim")
 INFERENCE_KEYS = ("k", "refine")
 
 

@@ -3,21 +3,43 @@ gives, how a sketch file is read, how a batch is converted.
 
 A job (one per method, named in ``models/methods.py``) is built from the
 options and the sorted input files before any model is loaded, so that
-bad combinations fail at once; ``load()`` then loads the model."""
+bad combinations fail at once; ``load()`` then loads the model.
+
+With an appearance code (``--appearance_dim`` models): ``--appearance``
+gives a reference photo per sketch (sorted order, or one for all), else
+``--appearance_seed N`` draws one look per output k from (N, k), the same
+for every sketch; without either, the mean appearance."""
 
 import numpy as np
 
-from data.sketch_io import load_sketch
+from data.sketch_io import ImageError, list_appearances, load_sketch, pair_appearances, \
+    reference_photo
 
 
 class DFDJob:
     def __init__(self, opt, files):
+        from util.cli import UsageError
         self.opt, self.files = opt, files
+        self.index = {path: i for i, path in enumerate(files)}
         self.model = None
+        self.photos = None
+        if opt.appearance:
+            try:
+                self.photos = pair_appearances(len(files), list_appearances(opt.appearance))
+            except (ImageError, ValueError) as exc:
+                raise UsageError(f"--appearance: {exc}") from None
+        self.seed = opt.appearance_seed
+        if self.seed is None and opt.n_outputs > 1:
+            self.seed = 0
+
+    def _suffixes(self):
+        n = self.opt.n_outputs
+        return [""] if n == 1 else [f"_{k}" for k in range(n)]
 
     def outputs(self, stem):
         """The files (relative to --output) written for one sketch."""
-        return [f"{stem}.png"] + ([f"{stem}_shadow.png"] if self.opt.shadow else [])
+        out = [f"{stem}{s}.png" for s in self._suffixes()]
+        return out + ([f"{stem}_shadow.png"] if self.opt.shadow else [])
 
     def load(self):
         """Load the model; returns one-line notes about how it will run."""
@@ -26,18 +48,34 @@ class DFDJob:
         return self.model.notes(self.opt)
 
     def read(self, path):
-        """(sketch uint8 (S, S), [notes]); ImageError naming the file."""
-        return load_sketch(path, self.opt.image_size, self.opt.max_pixels)
+        """(item, [notes]); ImageError naming the sketch (or its reference photo)."""
+        opt = self.opt
+        sketch, notes = load_sketch(path, opt.image_size, opt.max_pixels)
+        item = {"sketch": sketch}
+        if self.photos is not None:
+            item["reference"] = reference_photo(self.photos[self.index[path]], opt.image_size,
+                                                opt.max_pixels)
+        return item, notes
+
+    def _codes(self, batch, k):
+        if self.photos is not None:
+            return self.model.appearance_codes(np.stack([item["reference"]
+                                                         for _, _, item in batch]))
+        if self.seed is not None:
+            return self.model.random_codes(self.seed, k, len(batch))
+        return None
 
     def run(self, batch, stems):
-        """[(stem, {relative path: image})] for a batch of (index, path, sketch)."""
+        """[{relative path: image}] for a batch of (index, path, item)."""
         opt = self.opt
-        result = self.model.convert(np.stack([item for _, _, item in batch]), opt.k,
-                                    opt.refine_by_part, opt.gender, opt.shadow)
-        out = []
-        for i, stem in enumerate(stems):
-            files = {f"{stem}.png": result["images"][i]}
-            if opt.shadow and result["shadows"] is not None:
-                files[f"{stem}_shadow.png"] = result["shadows"][i]
-            out.append(files)
+        sketches = np.stack([item["sketch"] for _, _, item in batch])
+        out = [dict() for _ in batch]
+        for k, suffix in enumerate(self._suffixes()):
+            shadow = opt.shadow and k == 0
+            result = self.model.convert(sketches, opt.k, opt.refine_by_part, opt.gender, shadow,
+                                        self._codes(batch, k))
+            for i, stem in enumerate(stems):
+                out[i][f"{stem}{suffix}.png"] = result["images"][i]
+                if shadow and result["shadows"] is not None:
+                    out[i][f"{stem}_shadow.png"] = result["shadows"][i]
         return out

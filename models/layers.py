@@ -67,7 +67,36 @@ class InstanceNorm2d(nn.Module):
         return y
 
 
+class ModulatedInstanceNorm(nn.Module):
+    """Affine instance norm whose scale and shift are moved by a code (an
+    appearance code, AdaIN-style): IN(x) * (1 + gamma(code)) + beta(code),
+    gamma and beta from one linear layer initialised to zero (so a zero
+    code is plain instance norm at the start). The code is set on the layer
+    (``code``, B x D) by the network that owns it before each forward."""
+
+    def __init__(self, num_features, code_dim):
+        self.norm = InstanceNorm2d(num_features)
+        self.style = nn.Linear(code_dim, 2 * num_features)
+        self.style.weight.update(jt.zeros(self.style.weight.shape))
+        self.style.bias.update(jt.zeros(self.style.bias.shape))
+        self.code = None
+        self.channels = num_features
+
+    def execute(self, x):
+        y = self.norm(x)
+        if self.code is None:
+            return y
+        gb = self.style(self.code)
+        gamma = gb[:, :self.channels].reshape(-1, self.channels, 1, 1)
+        beta = gb[:, self.channels:].reshape(-1, self.channels, 1, 1)
+        return y * (1.0 + gamma) + beta
+
+
 def make_norm(kind, channels, momentum=0.1):
+    """A norm layer by name ('batch', 'instance', 'none'), or made by
+    ``kind(channels)`` when ``kind`` is a callable."""
+    if callable(kind):
+        return kind(channels)
     if kind == "batch":
         return BatchNorm2d(channels, momentum=momentum)
     if kind == "instance":

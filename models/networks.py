@@ -18,7 +18,7 @@ from util.jittor_env import get_jittor
 jt = get_jittor()
 from jittor import nn  # noqa: E402  (Jittor must be configured first)
 
-from models.layers import BatchNorm2d, make_norm  # noqa: E402
+from models.layers import BatchNorm2d, ModulatedInstanceNorm, make_norm  # noqa: E402
 
 VARIANTS = ("official", "fixed")
 
@@ -57,12 +57,27 @@ class DownBlock(nn.Module):
         return self.relu(self.bn(self.conv(x)))
 
 
-class UpBlock(nn.Module):
-    """ConvTranspose 4x4 stride 2 + norm + activation, as ``conv.0/1/2``."""
+UPSAMPLES = ("transpose", "resize")
 
-    def __init__(self, cin, cout, norm, variant):
+
+def upsample_layers(cin, cout, upsample, kernel=4):
+    """2x upsampling convolution: the authors' transposed convolution, or
+    nearest resize + 3x3 convolution ('resize': no checkerboard, as every
+    output pixel sees the same number of input pixels)."""
+    if upsample == "resize":
+        return [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(cin, cout, 3, padding=1)]
+    if kernel == 4:
+        return [nn.ConvTranspose(cin, cout, 4, stride=2, padding=1)]
+    return [nn.ConvTranspose(cin, cout, 3, stride=2, padding=1, output_padding=1)]
+
+
+class UpBlock(nn.Module):
+    """ConvTranspose 4x4 stride 2 + norm + activation, as ``conv.0/1/2``
+    (or resize + conv with ``upsample='resize'``)."""
+
+    def __init__(self, cin, cout, norm, variant, upsample="transpose"):
         self.conv = nn.Sequential(
-            nn.ConvTranspose(cin, cout, 4, stride=2, padding=1),
+            *upsample_layers(cin, cout, upsample),
             make_norm(norm, cout, updown_momentum(variant)), leaky(variant))
 
     def execute(self, x):
@@ -110,14 +125,14 @@ class LatentDecoder(nn.Module):
     """
 
     def __init__(self, crop_size, channels, output_nc, latent_dim=512, norm="batch",
-                 variant="official"):
+                 variant="official", upsample="transpose"):
         n_up = len(channels) - 1
         self.grid = latent_grid(crop_size, n_up - 1)
         self.top = channels[0]
         self.fc = nn.Sequential(nn.Linear(latent_dim, channels[0] * self.grid ** 2))
         layers = [ResnetBlock(channels[0], norm)]
         for c_in, c_out in zip(channels[:-1], channels[1:]):
-            layers += [UpBlock(c_in, c_out, norm, variant), ResnetBlock(c_out, norm)]
+            layers += [UpBlock(c_in, c_out, norm, variant, upsample), ResnetBlock(c_out, norm)]
         layers += [nn.ReflectionPad2d(2), nn.Conv2d(channels[-1], output_nc, 5)]
         self.conv = nn.Sequential(*layers)
 
@@ -140,8 +155,9 @@ class SketchDecoder(LatentDecoder):
 
 class FeatureDecoder(LatentDecoder):
     def __init__(self, crop_size, channels=(512, 256, 256, 128, 64, 64), output_nc=32,
-                 latent_dim=512, norm="batch", variant="official"):
-        super().__init__(crop_size, list(channels), output_nc, latent_dim, norm, variant)
+                 latent_dim=512, norm="batch", variant="official", upsample="transpose"):
+        super().__init__(crop_size, list(channels), output_nc, latent_dim, norm, variant,
+                         upsample)
 
     def set_sample_stats(self, on):
         """Normalise with each sample's own statistics (the release's quirk)."""
@@ -153,10 +169,19 @@ class FeatureDecoder(LatentDecoder):
 # ---------------------------------------------------------------- IS
 class GlobalGenerator(nn.Module):
     """pix2pixHD's global generator: 7x7 conv, n_down stride-2 convs,
-    n_blocks residual blocks, n_down transposed convs, 7x7 conv, tanh."""
+    n_blocks residual blocks, n_down transposed convs, 7x7 conv, tanh.
+
+    Beyond the paper (both off by default, so the authors' G is unchanged):
+    ``appearance_dim`` > 0 makes every norm layer a ``ModulatedInstanceNorm``
+    driven by an appearance code (``execute(x, code)``; no code = the zero
+    code, the mean appearance); ``upsample='resize'`` replaces the
+    transposed convolutions (nearest resize + 3x3 conv: no checkerboard)."""
 
     def __init__(self, input_nc=32, output_nc=3, ngf=56, n_down=4, n_blocks=9,
-                 norm="instance"):
+                 norm="instance", appearance_dim=0, upsample="transpose"):
+        self.appearance_dim = appearance_dim
+        if appearance_dim:
+            norm = lambda c: ModulatedInstanceNorm(c, appearance_dim)  # noqa: E731
         layers = [nn.ReflectionPad2d(3), nn.Conv2d(input_nc, ngf, 7),
                   make_norm(norm, ngf), nn.ReLU()]
         for i in range(n_down):
@@ -167,13 +192,45 @@ class GlobalGenerator(nn.Module):
         layers += [ResnetBlock(top, norm) for _ in range(n_blocks)]
         for i in range(n_down, 0, -1):
             c = ngf * 2 ** i
-            layers += [nn.ConvTranspose(c, c // 2, 3, stride=2, padding=1, output_padding=1),
-                       make_norm(norm, c // 2), nn.ReLU()]
+            layers += upsample_layers(c, c // 2, upsample, kernel=3)
+            layers += [make_norm(norm, c // 2), nn.ReLU()]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, output_nc, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
+        self._modulated = [m for m in self.modules() if isinstance(m, ModulatedInstanceNorm)]
 
-    def execute(self, x):
-        return self.model(x)
+    def execute(self, x, code=None):
+        if not self._modulated:
+            return self.model(x)
+        if code is None:
+            code = jt.zeros((x.shape[0], self.appearance_dim))
+        for m in self._modulated:
+            m.code = code
+        try:
+            return self.model(x)
+        finally:
+            for m in self._modulated:
+                m.code = None
+
+
+class AppearanceEncoder(nn.Module):
+    """A photo's appearance (hair, skin, background colours) as a small code,
+    VAE-style: strided convs, global average pooling, then the mean and log
+    variance of the code (``execute`` returns both). Trained with the
+    generator (the code of the target photo must let G rebuild its colours;
+    a KL term keeps the codes near N(0, I), so random codes look plausible)."""
+
+    def __init__(self, code_dim=8, nf=16, n_down=4):
+        layers, c = [nn.Conv2d(3, nf, 4, stride=2, padding=1), nn.LeakyReLU(0.2)], nf
+        for _ in range(n_down - 1):
+            layers += [nn.Conv2d(c, min(2 * c, 256), 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+            c = min(2 * c, 256)
+        self.conv = nn.Sequential(*layers)
+        self.mu = nn.Linear(c, code_dim)
+        self.logvar = nn.Linear(c, code_dim)
+
+    def execute(self, photo):
+        h = self.conv(photo).mean(dims=(2, 3))
+        return self.mu(h), self.logvar(h)
 
 
 # ---------------------------------------------------------------- D
@@ -243,7 +300,7 @@ def define_sketch_decoder(opt, part):
 def define_fm(opt, part):
     """The feature-mapping decoder of ``part`` (FM)."""
     return FeatureDecoder(crop_size(opt, part), opt.fm_channels, opt.fm_nc, opt.latent_dim,
-                          opt.ae_norm, opt.variant)
+                          opt.ae_norm, opt.variant, opt.upsample)
 
 
 def define_G(opt):
@@ -251,7 +308,12 @@ def define_G(opt):
     baseline) feeds it the one-channel sketch instead of the FM map."""
     input_nc = 1 if opt.pipeline == "direct" else opt.fm_nc
     return GlobalGenerator(input_nc, 3, opt.ngf, opt.n_downsample_global, opt.n_blocks_global,
-                           opt.norm)
+                           opt.norm, opt.appearance_dim, opt.upsample)
+
+
+def define_A(opt):
+    """The appearance encoder (only when ``appearance_dim`` > 0)."""
+    return AppearanceEncoder(opt.appearance_dim)
 
 
 def define_D(opt):

@@ -77,6 +77,15 @@ def add_arch_options(a):
                    help="generator residual blocks")
     a.add_argument("--norm", default="instance", choices=("instance", "batch", "none"),
                    help="generator norm layer (instance is affine, as in Jittor)")
+    a.add_argument("--upsample", default="transpose", choices=("transpose", "resize"),
+                   help="up-sampling in the FM decoders and the generator: transpose (the "
+                        "authors' transposed convolutions) or resize (nearest + 3x3 conv: "
+                        "no checkerboard)")
+    a.add_argument("--appearance_dim", type=int, default=0,
+                   help="size of an appearance code that modulates the generator's norm "
+                        "layers, learnt from the training photos' colours (0 = none, as in "
+                        "the paper); with it, --appearance PHOTO or --appearance_seed N "
+                        "choose hair, skin and background colours")
 
 
 def add_common_options(parser):
@@ -123,6 +132,9 @@ def add_train_options(parser):
                    help="weight of the smoothness (total variation) constraint (0 = off)")
     c.add_argument("--lambda_l1", type=float, default=10.0,
                    help="weight of the L1 distance to the photo (0 = off)")
+    c.add_argument("--lambda_kl", type=float, default=0.05,
+                   help="weight of the appearance codes' KL divergence to N(0, I) (models "
+                        "with --appearance_dim)")
     c.add_argument("--vgg", default="auto", choices=("auto", "vgg16", "vgg19", "random"),
                    help="perceptual network: vgg16 (ImageNet weights, made by "
                         "`python scripts/get_vgg16.py`), vgg19 (a torchvision .pth given with "
@@ -168,8 +180,10 @@ def finish(opt, phase):
         raise OptionError("--k must be at least 1")
     if phase == "train":
         opt.ae_from = opt.ae_from or opt.expr_dir
-    if phase == "test" and (opt.appearance or opt.appearance_seed is not None
-                            or opt.n_outputs > 1):
+    if opt.appearance_dim < 0:
+        raise OptionError("--appearance_dim must be >= 0")
+    if phase == "test" and not opt.appearance_dim and (
+            opt.appearance or opt.appearance_seed is not None or opt.n_outputs > 1):
         raise OptionError("--appearance, --appearance_seed and --n_outputs need a model with "
                           "an appearance code (this DeepFaceDrawing model has none)")
     return opt

@@ -47,4 +47,7 @@ class TestOptions(BaseOptions):
             raise OptionError("--max_pixels must be at least 1")
         if opt.n_outputs < 1:
             raise OptionError("--n_outputs must be at least 1")
+        if opt.n_outputs > 1 and opt.appearance:
+            raise OptionError("--n_outputs draws random appearances; a reference photo "
+                              "(--appearance) gives one: use one or the other")
         return opt

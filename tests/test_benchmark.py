@@ -1,11 +1,11 @@
-"""scripts/benchmark.py: the FLOP counter against the reference figures, and
-a smoke run of the whole benchmark (tables complete, numbers positive).
+"""scripts/benchmark.py and evaluation/benchmark: the FLOP counter against
+the reference figures, and a smoke run of the whole benchmark (tables
+complete, numbers positive, the saved run reported the same).
 
 No timing is asserted here: the speed targets belong in the benchmark's
 output (docs/benchmarks.md), not in tests that run on any machine under any
 load."""
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from evaluation.benchmark import flops, inputs, workers
+from evaluation.benchmark.flops import REFERENCE_GFLOP, count_flops, model_flops
 from tests.conftest import ROOT
 from util.jittor_env import get_jittor
 
@@ -20,63 +22,51 @@ jt = get_jittor()
 SCRIPT = os.path.join(ROOT, "scripts", "benchmark.py")
 
 
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("dfd_benchmark", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-@pytest.fixture(scope="module")
-def bench():
-    return load_benchmark()
-
-
 # ---------------------------------------------------------------- FLOP counter
-def test_flops_of_the_official_networks_match_the_reference(bench, official_opt):
+def test_flops_of_the_official_networks_match_the_reference(official_opt):
     """Issue 6: encoders 23, FM decoders 163, G 376 GFLOP per 512x512 sketch."""
-    f = bench.model_flops(official_opt, batch=1)
-    for key, ref in bench.REFERENCE_GFLOP.items():
+    f = model_flops(official_opt, batch=1)
+    for key, ref in REFERENCE_GFLOP.items():
         assert abs(f[key] / 1e9 - ref) <= 0.5, (key, f[key] / 1e9, ref)
     assert f["networks"] == f["encoders"] + f["fm"] + f["G"]
     assert 555e9 < f["pass"] < 565e9                      # "about 560 GFLOP"
 
 
-def test_flops_scale_with_the_batch(bench, tiny_opt):
-    one, eight = bench.model_flops(tiny_opt, 1), bench.model_flops(tiny_opt, 8)
+def test_flops_scale_with_the_batch(tiny_opt):
+    one, eight = model_flops(tiny_opt, 1), model_flops(tiny_opt, 8)
     assert all(eight[k] == 8 * one[k] for k in one)
     assert one["shadows"] == one["sketch_decoders"] * tiny_opt.k
 
 
-def test_flops_of_single_layers(bench):
+def test_flops_of_single_layers():
     from jittor import nn
     conv = nn.Conv2d(3, 8, 3, stride=2, padding=1)
-    assert bench.count_flops(conv, (2, 3, 16, 16)) == (2 * 2 * 8 * 8 * 8 * 3 * 9, (2, 8, 8, 8))
+    assert count_flops(conv, (2, 3, 16, 16)) == (2 * 2 * 8 * 8 * 8 * 3 * 9, (2, 8, 8, 8))
     # a transposed conv: every input pixel meets every weight once
     up = nn.ConvTranspose(8, 4, 4, stride=2, padding=1)
-    assert bench.count_flops(up, (1, 8, 5, 5)) == (2 * 5 * 5 * 8 * 4 * 16, (1, 4, 10, 10))
+    assert count_flops(up, (1, 8, 5, 5)) == (2 * 5 * 5 * 8 * 4 * 16, (1, 4, 10, 10))
     up3 = nn.ConvTranspose(8, 4, 3, stride=2, padding=1, output_padding=1)
-    assert bench.count_flops(up3, (1, 8, 5, 5))[1] == (1, 4, 10, 10)
+    assert count_flops(up3, (1, 8, 5, 5))[1] == (1, 4, 10, 10)
     lin = nn.Linear(12, 5)
-    assert bench.count_flops(lin, (3, 3, 2, 2)) == (2 * 3 * 12 * 5, (3, 5))     # flattens
+    assert count_flops(lin, (3, 3, 2, 2)) == (2 * 3 * 12 * 5, (3, 5))     # flattens
     seq = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(2, 2, 3), nn.ReLU())
-    assert bench.count_flops(seq, (1, 2, 6, 6)) == (2 * 2 * 2 * 9 * 36, (1, 2, 6, 6))
+    assert count_flops(seq, (1, 2, 6, 6)) == (2 * 2 * 2 * 9 * 36, (1, 2, 6, 6))
     with pytest.raises(ValueError, match="channels"):
-        bench.count_flops(conv, (1, 4, 16, 16))
+        count_flops(conv, (1, 4, 16, 16))
 
 
-def test_flops_of_the_discriminator_follow_its_scales(bench):
+def test_flops_of_the_discriminator_follow_its_scales():
     from models.networks import MultiscaleDiscriminator, NLayerDiscriminator
     d1 = NLayerDiscriminator(4, 16, 3)
-    f1, _ = bench.count_flops(d1, (1, 4, 64, 64))
-    f2, _ = bench.count_flops(d1, (1, 4, 32, 32))
+    f1, _ = count_flops(d1, (1, 4, 64, 64))
+    f2, _ = count_flops(d1, (1, 4, 32, 32))
     two = MultiscaleDiscriminator(4, 16, 3, num_D=2)
-    total, outs = bench.count_flops(two, (1, 4, 64, 64))
+    total, outs = count_flops(two, (1, 4, 64, 64))
     assert f1 > 0 and len(outs) == 2
     assert total > f1 and abs(total - (f1 + f2)) < 0.2 * f2      # the second sees 1/4 the pixels
 
 
-def test_an_unknown_heavy_layer_is_an_error_not_zero(bench):
+def test_an_unknown_heavy_layer_is_an_error_not_zero():
     from jittor import nn
 
     class Odd(nn.Module):
@@ -87,14 +77,67 @@ def test_an_unknown_heavy_layer_is_an_error_not_zero(bench):
             return x @ self.kernel
 
     with pytest.raises(ValueError, match="does not know Odd"):
-        bench.count_flops(Odd(), (1, 4))
+        count_flops(Odd(), (1, 4))
 
 
-def test_seeded_weights_are_the_same_everywhere(bench):
-    a = bench.seeded_weights({"model.1.weight": (4, 3, 3, 3), "bn.running_var": (4,)}, seed=5)
-    b = bench.seeded_weights({"bn.running_var": (4,), "model.1.weight": (4, 3, 3, 3)}, seed=5)
+def test_seeded_weights_are_the_same_everywhere():
+    a = inputs.seeded_weights({"model.1.weight": (4, 3, 3, 3), "bn.running_var": (4,)}, seed=5)
+    b = inputs.seeded_weights({"bn.running_var": (4,), "model.1.weight": (4, 3, 3, 3)}, seed=5)
     assert all((a[k] == b[k]).all() for k in a)
     assert (a["bn.running_var"] > 0).all() and a["model.1.weight"].dtype.name == "float32"
+
+
+def test_training_flops_add_the_discriminator(tmp_path):
+    from options.train_options import TrainOptions
+    opt = TrainOptions().parse(["--stage", "combine", "--preset", "tiny",
+                                "--checkpoints_dir", str(tmp_path)])
+    f = flops.training_flops(opt, batch=2)
+    base = model_flops(opt, batch=2)
+    assert (f["fm"], f["G"]) == (base["fm"], base["G"]) and f["D"] > 0
+
+
+class Gram(jt.nn.Module):
+    """A layer the counter knows only once a counter is registered for it."""
+
+    def __init__(self, n):
+        self.kernel = jt.ones((n, n))
+
+    def execute(self, x):
+        return x @ self.kernel
+
+
+def test_a_network_family_adds_its_layers_with_a_counter(monkeypatch):
+    monkeypatch.setattr(flops, "_COUNTERS", dict(flops._COUNTERS))
+    monkeypatch.setattr(flops, "_RESOLVED", {})
+    seq = jt.nn.Sequential(Gram(4), jt.nn.ReLU())
+    with pytest.raises(ValueError, match="does not know Gram"):
+        count_flops(seq, (2, 4))
+
+    @flops.counts(f"{__name__}:Gram")
+    def gram(net, shape):
+        return 2 * shape[0] * net.kernel.shape[0] * net.kernel.shape[1], shape
+
+    assert count_flops(seq, (2, 4)) == (2 * 2 * 4 * 4, (2, 4))
+
+
+def test_the_plan_and_the_peer_import_no_framework():
+    """The plan's process and the PyTorch peer's modules leave Jittor alone
+    (and torch: it is imported by the peer's worker only)."""
+    code = ("import sys\n"
+            "import evaluation.benchmark.report, evaluation.benchmark.workers\n"
+            "import evaluation.benchmark.torch_twin, evaluation.benchmark.torch_worker\n"
+            "import evaluation.benchmark.jittor_workers\n"
+            "print(sorted(m for m in ('jittor', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_failed_worker_is_an_error_result_not_an_exception():
+    res = workers.run_worker("no_such_measurement", {}, timeout=300)
+    assert set(res) == {"error"} and "exit status 1" in res["error"]
+    assert "KeyError" in res["error"]
 
 
 # ---------------------------------------------------------------- the whole benchmark
@@ -166,3 +209,11 @@ def test_quick_run_reports_rate_flops_breakdown_memory_and_targets(quick_run):
     assert "NON-FINITE" not in what["training step (combine)"][7]
     assert "## Targets" in out and "x the floor (target <= 2x)" in out
     assert os.path.getsize(raw) > 0
+
+
+def test_the_saved_run_reports_the_same_tables(quick_run):
+    out, raw = quick_run
+    res = subprocess.run([sys.executable, SCRIPT, "--report", raw], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout == out

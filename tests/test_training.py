@@ -200,7 +200,7 @@ def test_celebamask_hq_layout_with_split_and_genders(tmp_path):
     train_set = create_dataset(opt, "train")
     assert [os.path.basename(p) for p, _, _ in train_set.items] == ["0.png", "1.png", "3.png"]
     assert train_set.genders() == ["male", "female", "female"]
-    sketch, photo, _ = train_set.get(0)
+    sketch, photo = train_set.get(0)[:2]
     assert sketch.shape == (128, 128) and photo.shape == (128, 128, 3)
     test_set = create_dataset(opt, "test")
     assert [os.path.basename(p) for p, _, _ in test_set.items] == ["2.png"]

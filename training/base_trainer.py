@@ -225,6 +225,7 @@ class BaseTrainer(Stage):
                 o.lr = lr_at(epoch, opt)
             bar.set_description(f"{self.stage} epoch {epoch}/{n_epochs}")
             for batch in self.loader.epoch(epoch, it):
+                self.global_step = steps            # random draws of a step may use it
                 losses = self.step(batch)
                 self.history.append(losses)
                 it += 1

@@ -175,6 +175,8 @@ class CombineTrainer(BaseTrainer):
             self.vgg = VGGLoss(load_vgg(opt.vgg, opt.vgg_path or None))
         g_params = [v for n in self.model.fm.values() for v in n.parameters()]
         g_params += self.model.netG.parameters()
+        if self.model.netA is not None:              # the appearance encoder learns with G
+            g_params += self.model.netA.parameters()
         betas = (opt.beta1, opt.beta2)
         self.optim_G = Adam(g_params, opt.lr, betas, opt.eps)
         self.optim_D = Adam(self.model.netD.parameters(), opt.lr, betas, opt.eps) \
@@ -200,11 +202,26 @@ class CombineTrainer(BaseTrainer):
         real = jt.array(photo_to_array(batch["photo"]))
         return jt.array(x), latents, real
 
+    def appearance(self, real, losses):
+        """The appearance code of the target photos, sampled VAE-style (the
+        noise drawn from (seed, step): a resumed run draws the same), and its
+        KL divergence to N(0, I) in ``losses``; None without appearance code."""
+        if self.model.netA is None:
+            return None
+        mu, logvar = self.model.netA(real)
+        rng = np.random.default_rng([self.opt.seed, 7, self.global_step])
+        eps = jt.array(rng.standard_normal(mu.shape).astype(np.float32))
+        losses["KL"] = (-0.5 * (1.0 + logvar - mu * mu - logvar.exp())).mean()
+        return mu + (logvar * 0.5).exp() * eps
+
     def step(self, batch):
         opt = self.opt
         cond, latents, real = self._inputs(batch)
-        fake = self.model.generate(latents)
         losses, loss_g = {}, 0.0
+        code = self.appearance(real, losses)
+        if code is not None:
+            loss_g = loss_g + losses["KL"] * opt.lambda_kl
+        fake = self.model.generate(latents, code)
         if self.use_d:
             pred_fake = self.model.netD(jt.concat([cond, fake], 1))
             pred_real = self.model.netD(jt.concat([cond, real], 1))
@@ -234,13 +251,20 @@ class CombineTrainer(BaseTrainer):
 
     def visuals(self, batch):
         one = {k: (v[:1] if v is not None and k != "gender" else v) for k, v in batch.items()}
-        _, latents, _ = self._inputs(one)
+        _, latents, real = self._inputs(one)
         self.model.eval()           # a display must not move BatchNorm statistics
+        out = [("sketch", batch["sketch"][0])]
         with jt.no_grad():
-            fake = self.model.generate(latents).numpy()
+            if self.model.netA is None:
+                out.append(("output", to_images(self.model.generate(latents).numpy())[0]))
+            else:
+                codes = [("own_look", self.model.netA(real)[0]), ("mean_look", None)] + [
+                    (f"random_look{k}", jt.array(np.random.default_rng([99, k]).standard_normal(
+                        (1, self.opt.appearance_dim)).astype(np.float32))) for k in (1, 2)]
+                for label, code in codes:
+                    out.append((label, to_images(self.model.generate(latents, code).numpy())[0]))
         self.model.train()
-        return [("sketch", batch["sketch"][0]), ("output", to_images(fake[:1])[0]),
-                ("target", batch["photo"][0])]
+        return out + [("target", batch["photo"][0])]
 
     def export(self, tag):
         self.model.save(self.dir, tag)

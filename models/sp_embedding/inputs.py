@@ -11,14 +11,14 @@ prepares it (reference notes, section 2), with NumPy and PIL only.
 * Appearance photo: RGB, resized to twice the encoders' size with PIL's
   BILINEAR (untouched when already that size), /255, normalised to [-1, 1],
   then 2x2 mean-pooled (the model's face_pool).
-* Pairing (``pair_appearances``): sketches and photos by sorted position,
-  or one photo for every sketch.
+* Pairing (``data.sketch_io.pair_appearances``): sketches and photos by
+  sorted position, or one photo for every sketch.
 """
 
 import numpy as np
 from PIL import Image
 
-from data.sketch_io import DEFAULT_MAX_PIXELS, ImageError, list_images, load_sketch, open_image
+from data.sketch_io import DEFAULT_MAX_PIXELS, ImageError, load_sketch, open_image
 
 INPUT_KINDS = ("auto", "labels", "lines")
 LABEL_BACKGROUND_FRACTION = 0.5     # a label map is mostly background (0)
@@ -96,29 +96,6 @@ def reference_image(img, encoder_size):
     if rgb.size != (big, big):
         rgb = rgb.resize((big, big), Image.BILINEAR)
     return np.asarray(rgb, dtype=np.uint8)
-
-
-def list_appearances(source):
-    """The appearance photos of ``--appearance`` (a file or a folder), sorted."""
-    try:
-        files = list_images([source])
-    except FileNotFoundError as exc:
-        raise ImageError(str(exc)) from None
-    if not files:
-        raise ImageError(f"{source}: no images found")
-    return files
-
-
-def pair_appearances(n_sketches, photos):
-    """The photo of each sketch position: by sorted position, or the one
-    photo for all. ValueError when there are fewer photos than sketches."""
-    if len(photos) == 1:
-        return [photos[0]] * n_sketches
-    if len(photos) < n_sketches:
-        raise ValueError(f"{len(photos)} appearance photos for {n_sketches} sketches: give "
-                         f"one photo for all, or at least one per sketch (paired in sorted "
-                         f"order)")
-    return photos[:n_sketches]
 
 
 # A ScanNet-style 40-colour palette for showing label maps (0 = white).

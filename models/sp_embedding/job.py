@@ -13,7 +13,7 @@ one photo for all), or random: output k of every sketch uses the latent of
 import numpy as np
 from PIL import Image
 
-from data.sketch_io import ImageError, open_image
+from data.sketch_io import ImageError, list_appearances, open_image, pair_appearances
 from models.sp_embedding import inputs
 
 
@@ -28,8 +28,7 @@ class SPJob:
         self.photos = None
         if not self.random:
             try:
-                self.photos = inputs.pair_appearances(len(files),
-                                                      inputs.list_appearances(opt.appearance))
+                self.photos = pair_appearances(len(files), list_appearances(opt.appearance))
             except (ImageError, ValueError) as exc:
                 raise UsageError(f"--appearance: {exc}") from None
 

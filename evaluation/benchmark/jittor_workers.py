@@ -1,0 +1,292 @@
+"""The measurements in Jittor, each run in a fresh process by
+``evaluation.benchmark.workers``: the matrix-product rate (``worker_peak``),
+the latency and memory of inference (``worker_infer``) and one training
+step of the combine stage (``worker_train``).
+
+The networks timed one by one are the rows of ``Inference.network_calls``
+(name -> call); a network family adds its rows there, with its FLOPs under
+the same names in ``flops``."""
+
+import math
+import shutil
+import tempfile
+import time
+
+import numpy as np
+
+from evaluation.benchmark.flops import model_flops, training_flops
+from evaluation.benchmark.inputs import (BANK_SEED, WEIGHT_SEEDS, bench_inputs, crops_of,
+                                         preset_options, ref_name, rel_diff, seeded_weights,
+                                         training_batch)
+from evaluation.benchmark.timing import (MATMUL_SIZES, matmul_rate, matmul_rates_numpy, rss_mb,
+                                         timed)
+from util.components import PARTS
+
+
+def _jittor(device):
+    from util import jittor_env
+    jt = jittor_env.setup("on" if device == "cuda" else "off")
+    return jt, jittor_env
+
+
+def _sync(jt, device, outs=None):
+    if outs is not None:
+        jt.sync(outs if isinstance(outs, list) else [outs])
+    if device == "cuda":
+        jt.sync_all(True)
+
+
+def set_jittor_weights(jt, net, seed):
+    """Give ``net`` the seeded weights (as ``load_network`` gives a checkpoint's)."""
+    state = net.state_dict()
+    weights = seeded_weights({k: v.shape for k, v in state.items()}, seed)
+    for name, var in state.items():
+        var.update(jt.array(weights.pop(name)))
+    jt.sync(list(state.values()))
+
+
+# ---------------------------------------------------------------- the machine's rate
+def worker_peak(job):
+    """The rate of a large float32 matrix product: NumPy and Jittor (and on
+    CUDA Jittor in float32 and float16)."""
+    device = job["device"]
+    out = {"numpy": matmul_rates_numpy()} if device == "cpu" else {}
+    jt, env = _jittor(device)
+    out["describe"] = env.describe()
+    sizes = MATMUL_SIZES if device == "cpu" else (8192,)
+    dtypes = ("float32",) if device == "cpu" else ("float32", "float16")
+    for dtype in dtypes:
+        out[f"jittor_{dtype}"] = {n: _jittor_matmul_rate(jt, device, n, dtype) for n in sizes}
+    return out
+
+
+def _jittor_matmul_rate(jt, device, n, dtype):
+    a = jt.randn(n, n).cast(dtype)
+    b = jt.randn(n, n).cast(dtype)
+    _sync(jt, device, [a, b])
+
+    def run():
+        c = jt.matmul(a, b)
+        _sync(jt, device, c)
+    run()                                   # compiles
+    return matmul_rate(n, run, 5 if device == "cpu" else 20)
+
+
+# ---------------------------------------------------------------- inference
+def worker_infer(job):
+    """Latency of the networks and of the whole pass for one configuration and
+    batch size, on one device; peak memory of this inference process."""
+    jt, env = _jittor(job["device"])
+    opt = preset_options(job["config"])
+    res = {"describe": env.describe(), "flops": model_flops(opt, job["batch"])}
+    jt.set_global_seed(0)
+    rss0 = rss_mb()
+    t = time.perf_counter()
+    model = build_model(jt, opt, job["bank"])
+    res.update(build_s=time.perf_counter() - t, rss_import_mb=rss0, rss_model_mb=rss_mb())
+
+    bench = Inference(jt, job, opt, model)
+    times = bench.time_pass()           # first: its peak memory is the inference figure
+    res["rss_pass_mb"] = rss_mb()
+    calls = bench.network_calls()
+    times.update({name: bench.timed(call) for name, call in calls.items()})
+    times.update(bench.time_stages())
+    if job.get("shadows"):
+        times["pass_shadow"] = bench.time_shadows()
+    res["times"] = times
+    if job.get("ref_out"):              # what the PyTorch peer must reproduce
+        bench.write_reference(job["ref_out"])
+    if job["device"] == "cuda" and job.get("fp16"):
+        res["fp16"] = bench.float16(calls)
+    res["rss_peak_mb"] = rss_mb()
+    shutil.rmtree(model.root, ignore_errors=True)
+    return res
+
+
+def build_model(jt, opt, bank_size):
+    """The sketch-to-face model with seeded weights and random feature banks
+    of ``bank_size`` latents (files in a temporary folder, read as files)."""
+    from models import checkpoint as ckpt
+    from models import create_model
+    model = create_model("sketch2face", opt)
+    model.root = tempfile.mkdtemp(prefix="dfd_bench_banks_")
+    for p in PARTS:
+        set_jittor_weights(jt, model.parts[p].encoder, WEIGHT_SEEDS["encoder"])
+        set_jittor_weights(jt, model.combine.fm[p], WEIGHT_SEEDS["fm"])
+        rng = np.random.default_rng(BANK_SEED + PARTS.index(p))
+        ckpt.write_bank(ckpt.bank_path(model.root, p, "all"),
+                        rng.standard_normal((bank_size, opt.latent_dim)).astype(np.float32))
+    set_jittor_weights(jt, model.combine.netG, WEIGHT_SEEDS["G"])
+    model.eval()
+    model.check_banks("all")
+    return model
+
+
+class Inference:
+    """The timings of one model on one batch of seeded inputs."""
+
+    def __init__(self, jt, job, opt, model):
+        self.jt, self.job, self.opt, self.model = jt, job, opt, model
+        self.device = job["device"]
+        self.sketches, self.latents, self.fmap = bench_inputs(opt, job["batch"])
+        self.crops = crops_of(self.sketches, opt)
+        self.refine = {p: 1.0 for p in PARTS}
+        self.other = None              # sketches of other content, same size
+        self.inputs = None             # Jittor variables of crops, latents, feature map
+
+    def timed(self, fn, repeats=None):
+        job = self.job
+        return timed(fn, job["repeats"] if repeats is None else repeats, job["warmup"],
+                     job["budget"])
+
+    def convert(self, sketches, shadow=False):
+        return self.model.convert(sketches, self.opt.k, self.refine, "all", shadow)
+
+    def time_pass(self):
+        """The whole pass (uint8 in, uint8 out), then once on new content."""
+        times = {"pass": self.timed(lambda: self.convert(self.sketches))}
+        self.other = bench_inputs(self.opt, self.job["batch"], seed=7)[0]
+        times["pass_new_content"] = timed(lambda: self.convert(self.other), 1, 0)
+        return times
+
+    def network_calls(self):
+        """{row: call} of the networks alone, on Jittor inputs made once."""
+        jt, m = self.jt, self.model
+        enc = {p: jt.array(self.crops[p]) for p in PARTS}
+        lat = {p: jt.array(self.latents[p]) for p in PARTS}
+        fmap = jt.array(self.fmap)
+        _sync(jt, self.device, list(enc.values()) + list(lat.values()) + [fmap])
+        self.inputs = {"encoders": enc, "fm": lat, "G": fmap}
+        return {"encoders": self._synced(lambda: [m.parts[p].encoder(enc[p]) for p in PARTS]),
+                "fm": self._synced(lambda: [m.combine.fm[p](lat[p]) for p in PARTS]),
+                "G": self._synced(lambda: m.combine.netG(fmap)),
+                "networks": self._synced(lambda: m.combine.generate(
+                    {p: m.parts[p].encoder(enc[p]) for p in PARTS}))}
+
+    def _synced(self, forward):
+        def call():
+            with self.jt.no_grad():
+                out = forward()
+                _sync(self.jt, self.device, out)
+            return out
+        return call
+
+    def time_stages(self):
+        """Where the pass spends its time: encode, project, synthesize."""
+        m, state = self.model, {}
+        return {
+            "stage_encode": self.timed(lambda: state.update(z=m.encode(self.sketches))),
+            "stage_project": self.timed(lambda: state.update(
+                pz=m.project(state["z"], self.opt.k, self.refine, "all"))),
+            "stage_synthesize": self.timed(lambda: m.synthesize(state["pz"][0]))}
+
+    def time_shadows(self):
+        """The pass with shadows: two sketches in turn, so nothing carries over."""
+        turn = [self.sketches, self.other]
+
+        def with_shadows():
+            turn.reverse()
+            return self.convert(turn[0], True)
+        return self.timed(with_shadows, max(1, self.job["repeats"] // 2))
+
+    def write_reference(self, path):
+        """The first sample's inputs and outputs of every network (.npz)."""
+        jt, m = self.jt, self.model
+        one = {p: self.crops[p][:1] for p in PARTS}
+        lat = {p: self.latents[p][:1] for p in PARTS}
+        with jt.no_grad():
+            z = {p: m.parts[p].encoder(jt.array(one[p])) for p in PARTS}
+            ref = {f"crop_{ref_name(p)}": one[p] for p in PARTS}
+            ref.update({f"enc_{ref_name(p)}": z[p].numpy() for p in PARTS})
+            ref.update({f"lat_{ref_name(p)}": lat[p] for p in PARTS})
+            ref.update({f"fm_{ref_name(p)}": m.combine.fm[p](jt.array(lat[p])).numpy()
+                        for p in PARTS})
+            ref["fmap"] = self.fmap[:1]
+            ref["G"] = m.combine.netG(jt.array(self.fmap[:1])).numpy()
+            ref["networks"] = m.combine.generate(z).numpy()
+        np.savez(path, **ref)
+
+    # -------------------------------------------------------------- float16
+    def float16(self, calls):
+        """float16 copies of the networks: latency and output difference to float32."""
+        want = {"G": [calls["G"]().numpy()], "fm": [o.numpy() for o in calls["fm"]()],
+                "encoders": [o.numpy() for o in calls["encoders"]()]}
+        out = {}
+        try:
+            run = self._float16_calls()
+            for kind in ("encoders", "fm", "G"):
+                t = self.timed(lambda: run(kind))
+                got = [o.float32().numpy() for o in run(kind)]
+                out[kind] = {"median": t["median"],
+                             "rel_diff": max(rel_diff(g, w, np.float32)
+                                             for g, w in zip(got, want[kind])),
+                             "nonfinite": bool(any(not np.isfinite(g).all() for g in got))}
+        except Exception as exc:                      # noqa: BLE001 - reported, not fatal
+            out["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        return out
+
+    def _float16_calls(self):
+        """The networks and their inputs cast to float16: ``run(kind)``."""
+        m = self.model
+        for p in PARTS:
+            m.parts[p].encoder.float16()
+            m.combine.fm[p].float16()
+        m.combine.netG.float16()
+        enc = {p: v.float16() for p, v in self.inputs["encoders"].items()}
+        lat = {p: v.float16() for p, v in self.inputs["fm"].items()}
+        fmap = self.inputs["G"].float16()
+        forward = {"G": lambda: [m.combine.netG(fmap)],
+                   "fm": lambda: [m.combine.fm[p](lat[p]) for p in PARTS],
+                   "encoders": lambda: [m.parts[p].encoder(enc[p]) for p in PARTS]}
+        return lambda kind: self._synced(forward[kind])()
+
+
+# ---------------------------------------------------------------- training
+def worker_train(job):
+    """One training step of the combine stage (the step of
+    training/trainers.py: FM + G + multiscale D, LSGAN + feature matching +
+    VGG + TV + L1, Adam on both): latency and peak memory."""
+    from options.train_options import TrainOptions
+    jt, env = _jittor(job["device"])
+    tmp = tempfile.mkdtemp(prefix="dfd_bench_train_")
+    opt = TrainOptions().parse(["--stage", "combine", "--preset", job["config"], "--name", "bench",
+                                "--checkpoints_dir", tmp, "--batch_size", str(job["batch"]),
+                                "--vgg", "random"])
+    jt.set_global_seed(0)
+    rss0 = rss_mb()
+    trainer = combine_trainer(opt)
+    rss_model = rss_mb()
+    batch = training_batch(opt, job["batch"])
+    losses = {}
+    t = timed(lambda: losses.update(trainer.step(batch)), job["repeats"], 1, job["budget"],
+              min_repeats=2)
+    flops = training_flops(opt, job["batch"])
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {"describe": env.describe(), "times": {"step": t}, "rss_import_mb": rss0,
+            "rss_model_mb": rss_model, "rss_peak_mb": rss_mb(),
+            "losses_finite": bool(all(math.isfinite(v) for v in losses.values())),
+            "vgg": trainer.vgg is not None, "flops": flops}
+
+
+def combine_trainer(opt):
+    """The combine stage's trainer with its real ``step``, built without
+    data or files: random encoders, FM + G (+ D), VGG (random), Adam."""
+    from models import create_model
+    from training.optim import Adam
+    from training.trainers import CombineTrainer
+    tr = CombineTrainer.__new__(CombineTrainer)
+    tr.opt = opt
+    tr.encoders = {p: create_model("ae", opt, part=p).eval() for p in PARTS}
+    tr.use_d = opt.lambda_gan > 0 or opt.lambda_feat > 0
+    tr.model = create_model("combine", opt, is_train=tr.use_d).train()
+    tr.vgg = None
+    if opt.lambda_vgg > 0:
+        from models.vgg import load_vgg
+        from training.losses import VGGLoss
+        tr.vgg = VGGLoss(load_vgg("random", quiet=True))
+    g_params = [v for n in tr.model.fm.values() for v in n.parameters()]
+    g_params += tr.model.netG.parameters()
+    betas = (opt.beta1, opt.beta2)
+    tr.optim_G = Adam(g_params, opt.lr, betas, opt.eps)
+    tr.optim_D = Adam(tr.model.netD.parameters(), opt.lr, betas, opt.eps) if tr.use_d else None
+    return tr
