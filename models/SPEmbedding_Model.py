@@ -92,10 +92,26 @@ class SPEmbeddingModel(BaseModel):
         codes = self.encode(labels, appearance, z, mix)
         return self.synthesize(codes, resize), codes
 
-    def random_z(self, seed, batch):
-        """Latents (batch, D) for a random appearance, from ``seed``."""
-        return np.random.default_rng(seed).standard_normal((batch, self.opt.style_dim)) \
-            .astype(np.float32)
+    def convert_drawing(self, gray, reference=None, seed=0):
+        """One plain sketch (uint8 512 x 512, black on white) -> (face uint8
+        (N, N, 3), label map (512, 512)): labelled by the model's labeller,
+        with the appearance of ``reference`` (a PIL image) or, without one,
+        the random appearance of ``seed``. What the drawing app calls."""
+        labels512 = self.labeler(gray)
+        labels = inputs.resize_labels(labels512, self.opt.encoder_size)[None]
+        if reference is not None:
+            look = inputs.appearance_array(reference, self.opt.encoder_size)[None]
+            faces, _ = self.convert(labels, look)
+        else:
+            faces, _ = self.convert(labels, z=self.random_z(seed, 1))
+        return faces[0], labels512
+
+    def random_z(self, seed, batch, key=0):
+        """The latent (the same for all ``batch`` rows, B x D) of the random
+        appearance drawn from (seed, key): demo.py's output k of --appearance_seed
+        N uses (N, k), the drawing app's 'new appearance' button the next seed."""
+        z = np.random.default_rng([seed, key]).standard_normal(self.opt.style_dim)
+        return np.repeat(z[None].astype(np.float32), batch, axis=0)
 
     def notes(self, opt):
         return []

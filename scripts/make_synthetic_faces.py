@@ -26,17 +26,13 @@ semantic sketch per row).
 import argparse
 import colorsys
 import os
-import sys
+from multiprocessing import Pool
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
+import cv2
+import numpy as np
+from tqdm import tqdm
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-from multiprocessing import Pool  # noqa: E402
-from tqdm import tqdm  # noqa: E402
-
-from data.synthetic import HELD_OUT_STYLE, SKETCH_STYLES, make_sample  # noqa: E402
+from data.synthetic import HELD_OUT_STYLE, SKETCH_STYLES, make_sample
 
 STYLE_CHOICES = tuple(SKETCH_STYLES) + ("random", "held_out")
 

@@ -71,8 +71,7 @@ class SPJob:
 
     def _z(self, key, batch):
         """Latents of one random draw (seed, key), the same for every sketch."""
-        z = np.random.default_rng([self.seed, key]).standard_normal(self.opt.style_dim)
-        return np.repeat(z[None].astype(np.float32), batch, axis=0)
+        return self.model.random_z(self.seed, batch, key)
 
     def run(self, batch, stems):
         opt, model = self.opt, self.model
