@@ -32,9 +32,9 @@ def pool_to(images, size):
 class SPEmbeddingModel(BaseModel):
     """The three encoders and the generator (``models/sp_embedding/psp.py``)."""
 
-    def __init__(self, opt, build=True):
+    def __init__(self, opt):
         self.opt = opt
-        self.net = SketchEmbedding(opt, build=build)
+        self.net = SketchEmbedding(opt)
         self.root = None
         self.labeler = None
 
@@ -54,6 +54,7 @@ class SPEmbeddingModel(BaseModel):
             super().load(root, epoch, names)
             self.net.latent_avg = sp_ckpt.read_latent_avg(
                 root, (self.opt.n_latent, self.opt.style_dim), epoch)
+        self.net.ready(loaded=True)
         self.root = root
         return self.eval()
 

@@ -22,7 +22,10 @@ Prints Markdown tables on stdout (progress goes to stderr):
 * peak resident memory of inference and of one training step of the combine
   stage (FM decoders + G + D + VGG, batch 1);
 * on a CUDA machine (``--gpu auto|on``) the same latency table on the GPU,
-  and float16 where Jittor runs it, with the output difference to float32.
+  and float16 where Jittor runs it, with the output difference to float32;
+* the sketch embedding (``--sp_configs``, the authors' size by default): its
+  three encoders, mapping network, StyleGAN2 generator and the whole pass,
+  with their FLOPs, the ratio to the floor and the peak memory.
 
 Weights are random (no checkpoint needed) and the same in Jittor and PyTorch:
 every parameter is drawn from NumPy with a seed made from its name, so the
@@ -64,6 +67,9 @@ def build_parser():
                    help="seconds one measurement may take: fewer repeats (at least 3) for "
                         "slow calls")
     p.add_argument("--bank", type=int, default=2000, help="latents in each random feature bank")
+    p.add_argument("--sp_configs", default="official",
+                   help="comma-separated presets of the sketch embedding (configs/sp_embedding/) "
+                        "to measure at batch 1; '' skips it")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: tiny config, batch 1, 3 repeats, 15 s budget")
     p.add_argument("--torch", default="auto", choices=("auto", "off"),
@@ -93,6 +99,7 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.quick:
         args.configs, args.batch, args.repeats, args.budget = "tiny", "1", 3, 15.0
+        args.sp_configs = "tiny" if args.sp_configs == "official" else args.sp_configs
     try:
         args.config_list = [c.strip() for c in args.configs.split(",") if c.strip()]
         args.batch_list = [int(b) for b in str(args.batch).split(",") if b.strip()]
@@ -126,6 +133,11 @@ def run_all(args):
         for cfg in args.config_list:
             peer = bool(torch_version) and (dev == "cpu" or torch_cuda)
             measure_config(run, dev, cfg, peer)
+        for cfg in [c.strip() for c in args.sp_configs.split(",") if c.strip()]:
+            log(f"[{dev}/{cfg}] sketch embedding")
+            job = {"device": dev, "config": cfg, "batch": 1, "repeats": args.repeats,
+                   "warmup": args.warmup, "budget": args.budget}
+            run.measure("sp", f"{dev}/{cfg}/1", "sp", job, DEVICE_ENV[dev])
     for dev in devices:
         run.R["peak"][dev].append(run.worker("peak", {"device": dev}, DEVICE_ENV[dev]))
     run.finish()
@@ -190,7 +202,7 @@ class Run:
         self.args = args
         self.R = {"machine": machine_info(), "start": utc_now(), "load_start": loadavg(),
                   "devices": devices, "torch": torch_version, "peak": {}, "infer": {},
-                  "torch_runs": {}, "train": {},
+                  "torch_runs": {}, "train": {}, "sp": {},
                   "args": {k: v for k, v in vars(args).items() if not k.startswith("_")}}
         self.tmp = tempfile.mkdtemp(prefix="dfd_bench_")     # the peer's reference outputs
         self._twin = {}
@@ -238,8 +250,8 @@ def main(argv=None):
         return 0
     R = run_all(args)
     sys.stdout.write(report(R))
-    failed = [k for group in ("infer", "train", "torch_runs") for k, v in R[group].items()
-              if "error" in v]
+    failed = [k for group in ("infer", "train", "torch_runs", "sp")
+              for k, v in R.get(group, {}).items() if "error" in v]
     if failed:
         log(f"failed measurements: {', '.join(failed)}")
     return 1 if failed else 0

@@ -217,3 +217,16 @@ def test_the_saved_run_reports_the_same_tables(quick_run):
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout == out
+
+
+def test_sketch_embedding_flops_match_the_reference_counts():
+    """At the authors' size the analytic counts equal PyTorch's flop counter on
+    their modules (the reference notes: E_c/E_s 146.396, E_a 144.962,
+    G 150.766 GFLOP, the whole forward 588.525)."""
+    from evaluation.benchmark.sp import sp_flops, sp_options
+    f = {k: v / 1e9 for k, v in sp_flops(sp_options("official")).items()}
+    assert round(f["E_c_authors"], 3) == round(f["E_s"], 3) == 146.396
+    assert round(f["E_a"], 3) == 144.962 and round(f["G"], 3) == 150.766
+    assert round(f["M"], 3) == 0.004
+    assert round(f["E_c_authors"] + f["E_s"] + f["E_a"] + f["M"] + f["G"], 2) == 588.52
+    assert f["E_c"] < 0.5 * f["E_c_authors"]         # we compute head 0 only

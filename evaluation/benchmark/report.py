@@ -299,6 +299,8 @@ def report(R):
     lines = header_lines(R) + rate_lines(R) + flops_lines(R)
     for dev in R["devices"]:
         lines += latency_lines(R, dev)
-    for part in (stage_lines, peer_lines, memory_lines, process_lines, targets_section):
+    from evaluation.benchmark.sp import sp_lines
+    for part in (sp_lines, stage_lines, peer_lines, memory_lines, process_lines,
+                 targets_section):
         lines += part(R)
     return "\n".join(lines) + "\n"

@@ -27,6 +27,7 @@ WORKERS = {
     "infer": "evaluation.benchmark.jittor_workers:worker_infer",
     "train": "evaluation.benchmark.jittor_workers:worker_train",
     "torch": "evaluation.benchmark.torch_worker:worker_torch",
+    "sp": "evaluation.benchmark.sp:worker_sp",
 }
 
 

@@ -1,0 +1,174 @@
+"""The sketch embedding in the benchmark: FLOPs of its networks, counted
+from the architecture options the way PyTorch's flop counter counts the
+authors' modules (2 x multiply-adds of convolutions, transposed
+convolutions, linears; the blur FIRs as depthwise convolutions), and the
+worker that times them (``worker_sp``: the three encoders, the mapping
+network, the generator and the whole pass, with seeded random weights).
+
+At the authors' size the counts equal the reference figures (E_c 146.4,
+E_a 145.0, G 150.8 GFLOP; ``tests/test_benchmark.py`` checks them)."""
+
+import math
+import time
+
+import numpy as np
+
+from evaluation.benchmark.timing import rss_mb, timed
+
+SP_ROWS = (("E_c", "W encoder E_c (head 0 only)"), ("E_s", "sketch encoder E_s"),
+           ("E_a", "appearance encoder E_a"), ("M", "mapping network (one W)"),
+           ("G", "generator G"), ("pass", "sketch + photo -> face"))
+
+
+def sp_lines(R):
+    """The report's section on the sketch embedding (empty when not measured)."""
+    from evaluation.benchmark.report import best_rate, fmt, section
+    if not R.get("sp"):
+        return []
+    rows = []
+    for key, res in R["sp"].items():
+        dev, cfg, b = key.split("/")
+        if "error" in res:
+            rows.append([dev, cfg, b, "(failed)", res["error"][:120], None, None, None])
+            continue
+        rate, _ = best_rate(R, dev)
+        for name, label in SP_ROWS:
+            t = res["times"].get(name)
+            if t is None:
+                continue
+            gflop = res["flops"][name] / 1e9
+            floor_ms = gflop / rate * 1e3 if rate else None
+            ms = t["median"] * 1e3
+            rows.append([dev, cfg, b, label, gflop, ms, floor_ms, ms / floor_ms if floor_ms else None])
+        rows.append([dev, cfg, b, "peak memory (MB)", None, res.get("rss_peak_mb"), None, None])
+    notes = ["GFLOP as PyTorch's counter counts the authors' modules; E_c computes head 0 "
+             "only (the authors' code computes all 18: "
+             f"{fmt(next(iter(R['sp'].values())).get('flops', {}).get('E_c_authors', 0) / 1e9)} "
+             "GFLOP at their size). Weights are random; the whole pass includes loading "
+             "nothing (the model is built once)."]
+    return section("Sketch embedding (median, whole batch)",
+                   ["device", "config", "batch", "network", "GFLOP", "median ms", "floor ms",
+                    "x floor"], rows, *notes)
+
+
+def conv(h, w, cin, cout, k):
+    return 2 * h * w * cin * cout * k * k
+
+
+def encoder_flops(opt, input_nc, w_only=False, all_heads=True):
+    """FLOPs of one GradualStyleEncoder on one input; with ``w_only`` the
+    heads actually computed are head 0 (``all_heads=False``) or all 18, as
+    the authors' code computes them."""
+    from models.sp_embedding.encoders import body_units, scaled_channels
+    s = opt.encoder_size
+    stem = scaled_channels(64, opt.encoder_width)
+    total = conv(s, s, input_nc, stem, 3)
+    h = s
+    for cin, depth, stride in body_units(opt.encoder_layers, opt.encoder_width):
+        total += conv(h, h, cin, depth, 3)                   # residual conv 1, input size
+        h_out = h // stride
+        total += conv(h_out, h_out, depth, depth, 3)         # residual conv 2 (strided)
+        total += 2 * 2 * depth * (depth // 16)               # SE: two 1x1 convs on 1x1
+        if cin != depth:
+            total += conv(h_out, h_out, cin, depth, 1)       # shortcut 1x1 conv
+        h = h_out
+    d = opt.style_dim
+    c1, c2 = scaled_channels(128, opt.encoder_width), scaled_channels(256, opt.encoder_width)
+    heads = range(opt.n_latent) if (all_heads or not w_only) else range(1)
+    for i in heads:
+        spatial = s // 16 if i < 3 else s // 8 if i < 7 else s // 4
+        size = spatial
+        while size > 1:
+            total += conv(size // 2, size // 2, d, d, 3)
+            size //= 2
+        total += 2 * d * d                                    # the head's linear
+    if not w_only or all_heads:
+        total += conv(s // 8, s // 8, c2, d, 1) + conv(s // 4, s // 4, c1, d, 1)
+    return total
+
+
+def mapping_flops(opt):
+    return opt.n_mlp * 2 * opt.style_dim * opt.style_dim
+
+
+def generator_flops(opt):
+    """The synthesis network (mapping not included), for W+ input."""
+    from models.sp_embedding.stylegan2 import channel_table
+    ch = channel_table(opt.channel_multiplier, opt.channel_max)
+    d = opt.style_dim
+    log_size = int(math.log2(opt.output_size))
+    total = 2 * d * ch[4] + conv(4, 4, ch[4], ch[4], 3)      # conv1: modulation + conv
+    total += 2 * d * ch[4] + conv(4, 4, ch[4], 3, 1)          # to_rgb1
+    cin = ch[4]
+    for i in range(3, log_size + 1):
+        r, cout = 2 ** i, ch[2 ** i]
+        total += 2 * d * cin + conv(r // 2, r // 2, cin, cout, 3)   # transposed conv
+        total += 2 * (r * r) * cout * 16                           # blur FIR, depthwise 4x4
+        total += 2 * d * cout + conv(r, r, cout, cout, 3)
+        total += 2 * d * cout + conv(r, r, cout, 3, 1)              # to_rgb
+        total += 2 * (r * r) * 3 * 16                               # skip upsample FIR
+        cin = cout
+    return total
+
+
+def sp_flops(opt, batch=1):
+    """{row: FLOPs} of one configuration for ``batch`` sketches; E_c counts
+    the one head we compute (``E_c_authors``: their 18)."""
+    e_c = encoder_flops(opt, opt.label_nc, w_only=True, all_heads=False)
+    out = {"E_c": e_c, "E_c_authors": encoder_flops(opt, opt.label_nc, w_only=True),
+           "E_s": encoder_flops(opt, opt.label_nc), "E_a": encoder_flops(opt, 3),
+           "M": mapping_flops(opt), "G": generator_flops(opt)}
+    out["pass"] = out["E_c"] + out["E_s"] + out["E_a"] + out["M"] + out["G"]
+    return {k: v * batch for k, v in out.items()}
+
+
+# ---------------------------------------------------------------- the worker
+def sp_options(config):
+    from options.base_options import BaseOptions
+    return BaseOptions().parse(["--method", "sp_embedding", "--preset", config])
+
+
+def worker_sp(job):
+    """Latency and memory of the sketch embedding's networks, one
+    configuration and batch size, on the CPU or CUDA."""
+    from evaluation.benchmark.jittor_workers import _jittor, _sync
+    jt, env = _jittor(job["device"])
+    opt = sp_options(job["config"])
+    batch = job["batch"]
+    res = {"describe": env.describe(), "flops": sp_flops(opt, batch)}
+    rss0 = rss_mb()
+    from models import create_model
+    jt.set_global_seed(0)
+    t = time.perf_counter()
+    model = create_model("sp_embedding", opt)
+    res.update(build_s=time.perf_counter() - t, rss_import_mb=rss0, rss_model_mb=rss_mb())
+    net = model.net
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, opt.label_nc + 1, (batch, opt.encoder_size, opt.encoder_size))
+    labels[rng.random(labels.shape) < 0.9] = 0
+    from models.sp_embedding.inputs import one_hot
+    x = jt.array(one_hot(labels.astype(np.uint8), opt.label_nc))
+    y = jt.array(rng.uniform(-1, 1, (batch, 3, opt.encoder_size, opt.encoder_size))
+                 .astype(np.float32))
+    z = jt.array(rng.standard_normal((batch, opt.style_dim)).astype(np.float32))
+    codes = jt.array(rng.standard_normal((batch, opt.n_latent, opt.style_dim))
+                     .astype(np.float32))
+
+    def run(fn):
+        def call():
+            with jt.no_grad():
+                _sync(jt, job["device"], fn())
+        return call
+
+    calls = {"E_c": run(lambda: net.encoder_sketch_coarse(x)),
+             "E_s": run(lambda: net.encoder_sketch_fine(x)),
+             "E_a": run(lambda: net.encoder_face_fine(y)),
+             "M": run(lambda: net.mapping(z)),
+             "G": run(lambda: net.synthesize(codes)),
+             "pass": run(lambda: net.synthesize(net.codes(x, y)))}
+    rep, warm, budget = job["repeats"], job.get("warmup", 1), job["budget"]
+    res["times"] = {"pass": timed(calls.pop("pass"), rep, warm, budget)}
+    res["rss_pass_mb"] = rss_mb()
+    res["times"].update({k: timed(fn, rep, warm, budget) for k, fn in calls.items()})
+    res["rss_peak_mb"] = rss_mb()
+    return res
