@@ -62,7 +62,11 @@ def markdown(results):
 def main(argv=None):
     opt = EvalOptions().parse(argv)
     from models.methods import prepare_inference
+    from util import jittor_env
     from util.cli import UsageError
+    print(f"evaluate: {opt.label} ({opt.method} from {opt.params}) on {opt.test_set} test "
+          f"faces -> {opt.results_dir} ({jittor_env.describe_plan(opt.gpu)})",
+          file=sys.stderr, flush=True)
     try:
         model = prepare_inference(opt)
     except UsageError as exc:

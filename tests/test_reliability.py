@@ -70,6 +70,9 @@ def test_interrupted_saves_leave_no_temporaries_behind(tmp_path, capsys):
                                              "--name", "c"]) == 0
     assert not stale.exists()
     assert not [n for n in os.listdir(folder) if n.startswith(".tmp-")]
+    # a run shorter than an epoch still leaves its result page, and says its plan
+    assert (tmp_path / "c" / "web" / "ae" / "index.html").is_file()
+    assert "stage ae: 1 steps to go" in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------- checkpoints
