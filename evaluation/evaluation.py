@@ -29,33 +29,42 @@ from util.components import PART_NAMES, PARTS, scaled_boxes
 
 
 class TestSet:
-    def __init__(self, name, sketches, photos, names):
+    def __init__(self, name, sketches, photos, names, parsing=None):
         self.name = name
         self.sketches = sketches          # (N, H, W) uint8
         self.photos = photos              # (N, H, W, 3) uint8 or None
         self.names = names
+        self.parsing = parsing            # (N, H, W) uint8 CelebAMask-HQ classes, or None
 
     def __len__(self):
         return len(self.sketches)
 
 
 # ------------------------------------------------------------------ test sets
-def synthetic_sets(n, seed, size, rough):
+def synthetic_sets(n, seed, size, rough, hand_like=False):
     """Procedural test faces ``10**6 + i`` of stream ``seed`` (the test phase of
-    the synthetic dataset: disjoint from the training samples 0..n-1)."""
-    from data.synthetic import make_sample
-    clean, rough_sk, photos, names = [], [], [], []
+    the synthetic dataset: disjoint from the training samples 0..n-1), with
+    their parsing maps; ``rough`` adds the rough variants, ``hand_like`` the
+    sketches in the held-out hand-drawn style (never used in training)."""
+    from data.synthetic import HELD_OUT_STYLE, make_sample
+    clean, rough_sk, held, photos, names, parsing = [], [], [], [], [], []
     for i in range(n):
-        s = make_sample(seed, 10 ** 6 + i, size, rough=rough)
-        clean.append(s["sketch"])
+        s = make_sample(seed, 10 ** 6 + i, size, rough=rough,
+                        style=HELD_OUT_STYLE if hand_like else "clean", labels=True)
+        clean.append(s["sketch_clean"])
         photos.append(s["photo"])
+        parsing.append(s["labels"])
         names.append(f"face{i:04d}")
         if rough:
             rough_sk.append(s["sketch_rough"])
-    photos = np.stack(photos)
-    sets = [TestSet("clean", np.stack(clean), photos, names)]
+        if hand_like:
+            held.append(s["sketch"])
+    photos, parsing = np.stack(photos), np.stack(parsing)
+    sets = [TestSet("clean", np.stack(clean), photos, names, parsing)]
     if rough:
-        sets.append(TestSet("rough", np.stack(rough_sk), photos, names))
+        sets.append(TestSet("rough", np.stack(rough_sk), photos, names, parsing))
+    if hand_like:
+        sets.append(TestSet("hand_like", np.stack(held), photos, names, parsing))
     return sets
 
 
@@ -198,6 +207,53 @@ def per_image(outputs, test_set, size):
                 row[f"{name}/ssim"] = metrics.ssim(a, b)
         rows.append(row)
     return rows
+
+
+def diversity(outputs, sketches, pairs=300, seed=0):
+    """How much the outputs differ from one another, relative to how much
+    their sketches do: mean L1 over random pairs of outputs divided by the
+    mean L1 over the same pairs of sketches (1 = as varied as the input;
+    near 0 = one face for every sketch)."""
+    n = len(outputs)
+    if n < 2:
+        return float("nan")
+    rng = np.random.default_rng(seed)
+    i = rng.integers(0, n, pairs)
+    j = (i + rng.integers(1, n, pairs)) % n
+    out = np.mean([metrics.l1(outputs[a], outputs[b]) for a, b in zip(i, j)])
+    inp = np.mean([metrics.l1(sketches[a], sketches[b]) for a, b in zip(i, j)])
+    return float(out / inp) if inp > 0 else float("nan")
+
+
+# CelebAMask-HQ parsing classes whose colour the appearance sets
+APPEARANCE_REGIONS = {"hair": (13,), "skin": (1, 2), "background": (0,)}
+MIN_REGION_PIXELS = 20
+
+
+def region_colours(images, parsing):
+    """{region: (N, 3) mean RGB, NaN where the region is too small}."""
+    out = {}
+    for region, classes in APPEARANCE_REGIONS.items():
+        rows = []
+        for img, lab in zip(images, parsing):
+            mask = np.isin(lab, classes)
+            rows.append(img[mask].mean(axis=0) if mask.sum() >= MIN_REGION_PIXELS
+                        else np.full(3, np.nan))
+        out[region] = np.array(rows, np.float64)
+    return out
+
+
+def colour_distances(outputs, parsing, references, ref_parsing):
+    """Mean RGB distance (0-255 units) per region between each output (its
+    regions from its own face's parsing map) and its reference photo (the
+    reference's regions): how well the output takes the reference's look."""
+    a, b = region_colours(outputs, parsing), region_colours(references, ref_parsing)
+    out = {}
+    for region in APPEARANCE_REGIONS:
+        d = np.linalg.norm(a[region] - b[region], axis=1)
+        d = d[np.isfinite(d)]
+        out[region] = float(d.mean()) if len(d) else float("nan")
+    return out
 
 
 def mean_l1(a, b):

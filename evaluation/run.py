@@ -33,18 +33,34 @@ def fmt(v):
 def markdown(results):
     """Overall table (rows: sets) and per-part table."""
     sets = results["sets"]
-    cols = ["n", "l1", "psnr", "ssim", "vgg", "fid", "kid", "chamfer", "edge_f1", "to_clean"]
+    cols = ["n", "l1", "psnr", "ssim", "vgg", "fid", "kid", "chamfer", "edge_f1", "to_clean",
+            "diversity"]
     cols = [c for c in cols if any(c in s for s in sets.values())]
+    opts = results["options"]
+    knobs = ", ".join(f"{k}={opts[k]}" for k in ("k", "refine", "gender") if k in opts)
     lines = [f"# {results['label']}", "",
-             f"Checkpoint `{results['params']}`; k={results['options']['k']}, "
-             f"refine={results['options']['refine']}, gender={results['options']['gender']}; "
-             f"test set {results['test_set']}.", "", results["feature_note"], "",
+             f"{results['method']} checkpoint `{results['params']}`"
+             f"{'; ' + knobs if knobs else ''}; test set {results['test_set']} at "
+             f"{opts['image_size']} px (model {opts['model_size']} px).", "",
+             results["feature_note"], "",
              "| set | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     rows = list(sets.items())
     if results.get("gap"):
         rows.append(("rough - clean", results["gap"]))
     for name, s in rows:
         lines.append(f"| {name} | " + " | ".join(fmt(s.get(c, "")) for c in cols) + " |")
+    app = results.get("appearance")
+    if app:
+        regions = list(app["to_reference"])
+        lines += ["", "Appearance control (clean set; each face with its neighbour's photo as the "
+                  "reference): mean RGB distance (0-255) of each region to the reference's.", "",
+                  "| faces | " + " | ".join(regions) + " |", "|---" * (len(regions) + 1) + "|"]
+        for key, label in (("to_reference", "with the reference"),
+                           ("without_reference", "without (mean look)"),
+                           ("own_photo", "their own photos (chance)")):
+            lines.append(f"| {label} | " + " | ".join(fmt(app[key][r]) for r in regions) + " |")
+        lines += ["", f"Look diversity (mean L1 between random looks of one sketch): "
+                      f"{fmt(app['look_diversity'])}"]
     part_keys = sorted({k for s in sets.values() for k in s if "/" in k})
     if part_keys:
         parts = sorted({k.split("/")[0] for k in part_keys}, key=lambda p: p)
@@ -59,6 +75,64 @@ def markdown(results):
     return "\n".join(lines) + "\n"
 
 
+class Converter:
+    """Sketches at the evaluation size -> faces at the evaluation size, with
+    either method (``model.faces``), batch by batch, counted on ``bar``."""
+
+    def __init__(self, model, opt, size, bar):
+        self.model, self.opt, self.size, self.bar = model, opt, size, bar
+
+    def resize(self, images, size):
+        from PIL import Image
+        if images.shape[1] == size:
+            return images
+        import numpy as np
+        return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BICUBIC))
+                         for im in images])
+
+    def __call__(self, sketches, references=None, seed=None, key=0, count=True):
+        import numpy as np
+        out = []
+        step = self.opt.batch_size
+        for i in range(0, len(sketches), step):
+            batch = sketches[i:i + step]
+            if getattr(self.opt, "image_size", self.size) != self.size:     # DeepFaceDrawing
+                batch = self.resize(batch, self.opt.image_size)
+            refs = None
+            if references is not None:
+                refs = self.resize(references[i:i + step], self.model.size)
+            faces = self.model.faces(batch, self.opt, refs, seed, key)
+            out.append(self.resize(faces, self.size))
+            if count:
+                self.bar.update(len(batch))
+        return np.concatenate(out)
+
+
+def appearance_metrics(convert, ts, mean_look, looks):
+    """Appearance control, on the clean set: each face with its neighbour's
+    photo as the reference (colour distances of hair, skin and background
+    to the reference; the same for the faces made without a reference and
+    for the faces' own photos, the chance level), and ``looks`` random
+    looks per sketch (their mean pairwise L1: how much a look changes)."""
+    import numpy as np
+
+    from evaluation import evaluation as ev
+    from evaluation import metrics
+    refs = np.roll(ts.photos, -1, axis=0)
+    ref_parsing = np.roll(ts.parsing, -1, axis=0)
+    with_ref = convert(ts.sketches, references=refs, count=False)
+    out = {"to_reference": ev.colour_distances(with_ref, ts.parsing, refs, ref_parsing),
+           "without_reference": ev.colour_distances(mean_look, ts.parsing, refs, ref_parsing),
+           "own_photo": ev.colour_distances(ts.photos, ts.parsing, refs, ref_parsing)}
+    faces = [convert(ts.sketches, seed=0, key=k, count=False) for k in range(looks)]
+    pairs = [metrics.l1(faces[a][i], faces[b][i]) for a in range(looks) for b in range(a)
+             for i in range(len(ts))]
+    out["look_diversity"] = float(np.mean(pairs)) if pairs else float("nan")
+    images = {"reference": refs, "with_reference": with_ref}
+    images.update({f"look{k}": f for k, f in enumerate(faces)})
+    return out, images
+
+
 def main(argv=None):
     opt = EvalOptions().parse(argv)
     from models.methods import prepare_inference
@@ -71,23 +145,23 @@ def main(argv=None):
         model = prepare_inference(opt)
     except UsageError as exc:
         return fail(str(exc))
-    import numpy as np
     from tqdm import tqdm
 
-    from util.png import save_png
     from evaluation import evaluation as ev
     from models.checkpoint import CheckpointError
     from util.fileio import atomic_write
     from util.html import ResultPage
+    from util.png import save_png
 
     start = time.time()
+    size = opt.eval_size
     try:
         if opt.test_set == "synthetic":
-            sets = ev.synthetic_sets(opt.n_test, opt.test_seed, opt.image_size, opt.rough)
+            sets = ev.synthetic_sets(opt.n_test, opt.test_seed, size, opt.rough, opt.hand_like)
         else:
             sets = ev.dataset_sets(opt, opt.rough)
         if opt.hand:
-            sets.append(ev.hand_set(opt.hand, opt.image_size))
+            sets.append(ev.hand_set(opt.hand, size))
     except (ValueError, FileNotFoundError) as exc:
         return fail(str(exc))
     try:
@@ -98,23 +172,19 @@ def main(argv=None):
     reference = None
     if features is not None:         # the real photos' features, computed once
         reference = features.pooled_and_taps(sets[0].photos)
-    results = {"label": opt.label, "method": opt.method, "params": opt.params, "test_set": opt.test_set,
-               "options": {"k": opt.k, "refine": opt.refine, "gender": opt.gender,
-                           "pipeline": opt.pipeline, "image_size": opt.image_size,
-                           "seed": opt.seed, "test_seed": opt.test_seed},
+    options = {k: getattr(opt, k) for k in ("k", "refine", "gender", "pipeline") if hasattr(opt, k)}
+    options.update(image_size=size, model_size=model.size, seed=opt.seed,
+                   test_seed=opt.test_seed)
+    results = {"label": opt.label, "method": opt.method, "params": opt.params,
+               "test_set": opt.test_set, "options": options,
                "feature_note": feature_note, "sets": {}}
     page = None if opt.no_images else ResultPage(opt.results_dir, f"evaluation: {opt.label}")
     total = sum(len(s) for s in sets)
     bar = tqdm(total=total, unit="sketch", desc=f"evaluating {opt.label}", file=sys.stderr)
+    convert = Converter(model, opt, size, bar)
     produced = {}
     for ts in sets:
-        outputs = []
-        for i in range(0, len(ts), opt.batch_size):
-            res = model.convert(ts.sketches[i:i + opt.batch_size], opt.k, opt.refine_by_part,
-                                opt.gender)
-            outputs.append(res["images"])
-            bar.update(len(res["images"]))
-        outputs = produced[ts.name] = np.concatenate(outputs)
+        outputs = produced[ts.name] = convert(ts.sketches)
         if not opt.no_images:
             folder = os.path.join(opt.results_dir, ts.name)
             for name, sketch, out in zip(ts.names, ts.sketches, outputs):
@@ -123,8 +193,8 @@ def main(argv=None):
             if ts.photos is not None and ts.name == "clean":
                 for name, photo in zip(ts.names, ts.photos):
                     save_png(os.path.join(opt.results_dir, "target", f"{name}.png"), photo)
-        rows = ev.per_image(outputs, ts, opt.image_size)
-        summary = {"n": len(ts)}
+        rows = ev.per_image(outputs, ts, size)
+        summary = {"n": len(ts), "diversity": ev.diversity(outputs, ts.sketches)}
         if features is not None:
             dist, taps_out = ev.distribution(features, outputs, reference,
                                              opt.kid_subsets, opt.seed)
@@ -134,6 +204,10 @@ def main(argv=None):
                     r["vgg"] = d
         summary.update(ev.summarize(rows))
         results["sets"][ts.name] = summary
+    look_images = {}
+    if model.has_appearance and opt.looks and sets[0].parsing is not None:
+        results["appearance"], look_images = appearance_metrics(convert, sets[0],
+                                                                produced["clean"], opt.looks)
     bar.close()
     if "rough" in produced and "clean" in produced:
         # robustness without a target: how far the rough sketch's face is from the clean one's
@@ -149,6 +223,7 @@ def main(argv=None):
                     cells.append((f"{ts.name}_output", produced[ts.name][i]))
             if sets[0].photos is not None:
                 cells.append(("target", sets[0].photos[i]))
+            cells += [(label, images[i]) for label, images in look_images.items()]
             page.add_row(name, cells)
     os.makedirs(opt.results_dir, exist_ok=True)
     atomic_write(os.path.join(opt.results_dir, "metrics.json"),

@@ -107,6 +107,33 @@ class SPEmbeddingModel(BaseModel):
             faces, _ = self.convert(labels, z=self.random_z(seed, 1))
         return faces[0], labels512
 
+    has_appearance = True
+
+    @property
+    def size(self):
+        return self.opt.output_size
+
+    def faces(self, sketches, opt, references=None, seed=None, key=0):
+        """uint8 faces (B, N, N, 3) of plain sketches (B, S, S) uint8 (labelled
+        by the model's labeller at 512 first), with the appearance of reference
+        photos (B, H, W, 3) uint8, else the random one of (seed or 0, key):
+        the same call as DeepFaceDrawing's, for evaluation and comparisons."""
+        from PIL import Image
+        labels = []
+        for sketch in sketches:
+            gray = Image.fromarray(np.asarray(sketch, np.uint8))
+            if gray.size != (512, 512):
+                gray = gray.resize((512, 512), Image.BILINEAR)
+            labels.append(inputs.resize_labels(self.labeler(np.asarray(gray)),
+                                               self.opt.encoder_size))
+        labels = np.stack(labels)
+        if references is not None:
+            looks = np.stack([inputs.appearance_array(Image.fromarray(r), self.opt.encoder_size)
+                              for r in references])
+            return self.convert(labels, looks)[0]
+        z = self.random_z(0 if seed is None else seed, len(labels), key)
+        return self.convert(labels, z=z)[0]
+
     def random_z(self, seed, batch, key=0):
         """The latent (the same for all ``batch`` rows, B x D) of the random
         appearance drawn from (seed, key): demo.py's output k of --appearance_seed

@@ -128,6 +128,28 @@ class Sketch2FaceModel(BaseModel):
             mu, _ = self.combine.netA(jt.array(photo_to_array(photos)))
             return mu.numpy()
 
+    @property
+    def has_appearance(self):
+        return self.combine.netA is not None
+
+    @property
+    def size(self):
+        return self.opt.image_size
+
+    def faces(self, sketches, opt, references=None, seed=None, key=0):
+        """uint8 faces (B, S, S, 3) of sketches (B, S, S) at the model's size,
+        with the inference options of ``opt``: the appearance of reference
+        photos (B, S, S, 3), or the random one of (seed, key), or the mean one
+        (what evaluation and comparisons call, for either method)."""
+        codes = None
+        if self.combine.netA is not None:
+            if references is not None:
+                codes = self.appearance_codes(references)
+            elif seed is not None:
+                codes = self.random_codes(seed, key, len(sketches))
+        return self.convert(sketches, opt.k, opt.refine_by_part, opt.gender,
+                            codes=codes)["images"]
+
     def random_codes(self, seed, key, batch):
         """A random appearance (the prior N(0, I)) of draw (seed, key), the
         same for every sketch of the batch."""

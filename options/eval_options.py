@@ -33,6 +33,16 @@ class EvalOptions(TestOptions):
         e.add_argument("--rough", action="store_true",
                        help="also evaluate rough variants of the test sketches (procedural "
                             "roughening) and report the gap to the clean ones")
+        e.add_argument("--hand_like", action="store_true",
+                       help="synthetic: also evaluate the test faces drawn in the held-out "
+                            "hand-drawn style (pencil: never used in training)")
+        e.add_argument("--looks", type=int, default=4,
+                       help="models with an appearance code: random looks per sketch for the "
+                            "look diversity, and reference photos (each face gets its "
+                            "neighbour's photo) for the colour distances (0 = skip)")
+        e.add_argument("--eval_size", type=int, default=0,
+                       help="size the test sketches are made at and outputs are compared at "
+                            "(0 = the model's size; outputs of another size are resized)")
         e.add_argument("--hand", default="",
                        help="a folder of hand-drawn sketches (no target photos: distribution "
                             "and faithfulness metrics only)")
@@ -75,6 +85,9 @@ class EvalOptions(TestOptions):
             raise OptionError(f"--inception_path {opt.inception_path}: file not found")
         if opt.kid_subsets < 1:
             raise OptionError("--kid_subsets must be at least 1")
+        if opt.hand_like and opt.test_set != "synthetic":
+            raise OptionError("--hand_like is a style of the procedural faces: --test_set synthetic")
+        opt.eval_size = opt.eval_size or getattr(opt, "image_size", 0) or opt.output_size
         # the dataset classes read these names
         opt.dataset_mode, opt.n_samples, opt.data_seed = opt.test_set, opt.n_test, opt.test_seed
         opt.max_dataset_size = 0 if opt.test_set == "synthetic" else opt.n_test
