@@ -173,28 +173,32 @@ class _SafeUnpickler(pickle.Unpickler):
                               f"containers are read from a checkpoint)")
 
 
-def check_params(path, params, expected):
-    """Raise a CheckpointError naming the file and the first bad parameter.
-
-    ``expected`` maps name -> shape. Every expected name must be present with
-    that shape and nothing else may be there: never a silent partial load.
-    """
-    missing = [k for k in expected if k not in params]
+def check_names_and_shapes(path, found, expected, what="parameter", prefix="",
+                           hint="is --preset right for this checkpoint?"):
+    """Raise a CheckpointError naming the file and the first name of
+    ``expected`` (name -> shape) missing from ``found`` (name -> anything
+    with a shape), the first name there that is not expected, or the first
+    with another shape: never a silent partial load. ``prefix`` is shown
+    before names (a group of a larger file)."""
+    missing = [k for k in expected if k not in found]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise CheckpointError(f"{path}: parameter {missing[0]!r} is missing{more}; "
-                              f"is --preset right for this checkpoint?")
-    extra = [k for k in params if k not in expected]
+        raise CheckpointError(f"{path}: {what} {prefix}{missing[0]!r} is missing{more}; {hint}")
+    extra = [k for k in found if k not in expected]
     if extra:
         more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
-        raise CheckpointError(f"{path}: unexpected parameter {extra[0]!r}{more}; "
-                              f"is --preset right for this checkpoint?")
+        raise CheckpointError(f"{path}: unexpected {what} {prefix}{extra[0]!r}{more}; {hint}")
     for name, shape in expected.items():
-        got = tuple(params[name].shape)
+        got = tuple(found[name].shape)
         if got != tuple(shape):
-            raise CheckpointError(f"{path}: parameter {name!r} has shape {list(got)}, "
-                                  f"the network expects {list(shape)}; is --preset right "
-                                  f"for this checkpoint?")
+            raise CheckpointError(f"{path}: {what} {prefix}{name!r} has shape {list(got)}, "
+                                  f"the network expects {list(shape)}; {hint}")
+
+
+def check_params(path, params, expected):
+    """``check_names_and_shapes`` for a parameter file, and finite values."""
+    check_names_and_shapes(path, params, expected)
+    for name in expected:
         if not np.all(np.isfinite(params[name])):
             raise CheckpointError(f"{path}: parameter {name!r} holds NaN or infinite values")
 

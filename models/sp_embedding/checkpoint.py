@@ -21,7 +21,8 @@ import os
 
 import numpy as np
 
-from models.checkpoint import CheckpointError, read_params, write_params
+from models.checkpoint import (CheckpointError, check_names_and_shapes, read_params,
+                               write_params)
 from models.torch_file import TorchArchive, is_tensor, write_torch_file
 
 FOLDER = "SPEmbedding"
@@ -70,21 +71,8 @@ def torch_names(net):
 
 def _check_group(path, group, found, expected):
     """Every expected tensor present with its shape, nothing else."""
-    missing = [k for k in expected if k not in found]
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise CheckpointError(f"{path}: tensor {group}{missing[0]!r} is missing{more}; is "
-                              f"this checkpoint of another configuration?")
-    extra = [k for k in found if k not in expected]
-    if extra:
-        more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
-        raise CheckpointError(f"{path}: unexpected tensor {group}{extra[0]!r}{more}")
-    for name, shape in expected.items():
-        got = tuple(found[name].shape)
-        if got != tuple(shape):
-            raise CheckpointError(f"{path}: tensor {group}{name!r} has shape {list(got)}, the "
-                                  f"network expects {list(shape)}; is this checkpoint of "
-                                  f"another configuration?")
+    check_names_and_shapes(path, found, expected, "tensor", group,
+                           "is this checkpoint of another configuration?")
 
 
 def _load_group(archive, prefix, found, net):
