@@ -294,12 +294,42 @@ def targets_section(R):
     return ["## Targets", ""] + target_lines(targets)
 
 
+def sp_lines(R):
+    """The report's section on the sketch embedding (empty when not measured)."""
+    from evaluation.benchmark.sp import SP_ROWS
+    if not R.get("sp"):
+        return []
+    rows = []
+    for key, res in R["sp"].items():
+        dev, cfg, b = key.split("/")
+        if "error" in res:
+            rows.append([dev, cfg, b, "(failed)", res["error"][:120], None, None, None])
+            continue
+        rate, _ = best_rate(R, dev)
+        for name, label in SP_ROWS:
+            t = res["times"].get(name)
+            if t is None:
+                continue
+            gflop = res["flops"][name] / 1e9
+            floor_ms = gflop / rate * 1e3 if rate else None
+            ms = t["median"] * 1e3
+            rows.append([dev, cfg, b, label, gflop, ms, floor_ms, ms / floor_ms if floor_ms else None])
+        rows.append([dev, cfg, b, "peak memory (MB)", None, res.get("rss_peak_mb"), None, None])
+    notes = ["GFLOP as PyTorch's counter counts the authors' modules; E_c computes head 0 "
+             "only (the authors' code computes all 18: "
+             f"{fmt(next(iter(R['sp'].values())).get('flops', {}).get('E_c_authors', 0) / 1e9)} "
+             "GFLOP at their size). Weights are random; the whole pass includes loading "
+             "nothing (the model is built once)."]
+    return section("Sketch embedding (median, whole batch)",
+                   ["device", "config", "batch", "network", "GFLOP", "median ms", "floor ms",
+                    "x floor"], rows, *notes)
+
+
 def report(R):
     """The whole Markdown report of the results ``R``."""
     lines = header_lines(R) + rate_lines(R) + flops_lines(R)
     for dev in R["devices"]:
         lines += latency_lines(R, dev)
-    from evaluation.benchmark.sp import sp_lines
     for part in (sp_lines, stage_lines, peer_lines, memory_lines, process_lines,
                  targets_section):
         lines += part(R)

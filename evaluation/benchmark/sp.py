@@ -20,37 +20,6 @@ SP_ROWS = (("E_c", "W encoder E_c (head 0 only)"), ("E_s", "sketch encoder E_s")
            ("G", "generator G"), ("pass", "sketch + photo -> face"))
 
 
-def sp_lines(R):
-    """The report's section on the sketch embedding (empty when not measured)."""
-    from evaluation.benchmark.report import best_rate, fmt, section
-    if not R.get("sp"):
-        return []
-    rows = []
-    for key, res in R["sp"].items():
-        dev, cfg, b = key.split("/")
-        if "error" in res:
-            rows.append([dev, cfg, b, "(failed)", res["error"][:120], None, None, None])
-            continue
-        rate, _ = best_rate(R, dev)
-        for name, label in SP_ROWS:
-            t = res["times"].get(name)
-            if t is None:
-                continue
-            gflop = res["flops"][name] / 1e9
-            floor_ms = gflop / rate * 1e3 if rate else None
-            ms = t["median"] * 1e3
-            rows.append([dev, cfg, b, label, gflop, ms, floor_ms, ms / floor_ms if floor_ms else None])
-        rows.append([dev, cfg, b, "peak memory (MB)", None, res.get("rss_peak_mb"), None, None])
-    notes = ["GFLOP as PyTorch's counter counts the authors' modules; E_c computes head 0 "
-             "only (the authors' code computes all 18: "
-             f"{fmt(next(iter(R['sp'].values())).get('flops', {}).get('E_c_authors', 0) / 1e9)} "
-             "GFLOP at their size). Weights are random; the whole pass includes loading "
-             "nothing (the model is built once)."]
-    return section("Sketch embedding (median, whole batch)",
-                   ["device", "config", "batch", "network", "GFLOP", "median ms", "floor ms",
-                    "x floor"], rows, *notes)
-
-
 def conv(h, w, cin, cout, k):
     return 2 * h * w * cin * cout * k * k
 
