@@ -1,7 +1,19 @@
-"""The drawing app: draw a face sketch in the browser, watch it become a face.
+"""The drawing app: draw a face sketch in the browser, watch it become a face,
+with DeepFaceDrawing and the semantics-preserving sketch embedding side by
+side (the page switches between them).
 
-    python draw.py                         # the bundled model, http://127.0.0.1:8000/
+    python draw.py                         # the bundled models, http://127.0.0.1:8000/
     python draw.py --params Params --port 0
+    python draw.py --sp_params checkpoints/sp        # or the authors' model.pt
+
+``--params`` is the DeepFaceDrawing checkpoint (default params/default).
+``--sp_params`` is the sketch embedding's: a folder of ours whose
+config.json names "method": "sp_embedding", or the authors' model.pt; by
+default params/sp_embedding when that folder exists, else the page offers
+DeepFaceDrawing alone (``--sp_params ''`` leaves it out too). Both methods
+take an appearance on the page, a reference photo or a random draw ("new
+appearance"), when the model has one: the sketch embedding always, a
+DeepFaceDrawing model when it was trained with --appearance_dim.
 
 Prints the address to open. Listens on 127.0.0.1 (this machine only) unless
 --host says otherwise. Ctrl+C stops it. Exit status 2: bad arguments,
@@ -42,8 +54,11 @@ def main(argv=None):
     from models.methods import prepare_inference
     from util import jittor_env
     from util.cli import UsageError
-    say(f"draw: {opt.method} from {opt.params} ({opt.image_size}x{opt.image_size}; "
-        f"{jittor_env.describe_plan(opt.gpu)})")
+    sp = opt.sp_opt
+    offered = (f"sp_embedding from {opt.sp_params} ({sp.output_size}x{sp.output_size})"
+               if sp is not None else f"sp_embedding not offered ({opt.sp_missing})")
+    say(f"draw: {opt.method} from {opt.params} ({opt.image_size}x{opt.image_size}); "
+        f"{offered}; {jittor_env.describe_plan(opt.gpu)}")
     try:
         prepare_inference(opt, build_model=False)     # the app builds its own model
     except UsageError as exc:
@@ -60,7 +75,7 @@ def main(argv=None):
 
 
 def serve(opt):
-    """Load the model, open the port, serve until stopped."""
+    """Load the models, open the port, serve until stopped."""
     from app.server import AppServer, load_app
     from models.checkpoint import CheckpointError
     try:
@@ -78,10 +93,12 @@ def serve(opt):
         return fail(f"cannot listen on {opt.host}:{opt.port}: {exc.strerror or exc}{hint}")
     try:
         if not opt.no_warmup:
-            say("model loaded; warming up (the first run compiles Jittor's kernels)...")
+            say("models loaded; warming up (the first run compiles Jittor's kernels)...")
             start = time.time()
             app.warm_up()
-            say(f"ready in {time.time() - start:.1f} s ({app.description})")
+            say(f"ready in {time.time() - start:.1f} s")
+        for method in app.methods.values():
+            say(f"  {method.title}: {method.description}")
         print(f"DeepFaceDrawing app: {server.url}", flush=True)
         if opt.host in ("0.0.0.0", "::"):
             say(f"(listening on every interface, port {server.port})")

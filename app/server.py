@@ -1,5 +1,10 @@
 """The drawing app's web server: the Python standard library's threading HTTP
-server, one model shared by every browser tab.
+server, the models shared by every browser tab.
+
+Two methods side by side: DeepFaceDrawing (``--params``, always) and the
+semantics-preserving sketch embedding (``--sp_params``, when its checkpoint
+is there). Both run one request at a time, under one lock (Jittor is not
+thread-safe).
 
 Endpoints (every error is JSON ``{"error": "..."}``, one line, with a 4xx/5xx
 status):
@@ -7,22 +12,59 @@ status):
 ``GET /``, ``GET /static/NAME``
     The page (``app/static/``).
 ``GET /api/info``
-    Canvas and model size, the parts with their boxes on the 512 canvas,
-    the genders, the largest K, the defaults, the upload limits and a line
-    about the model.
+    ``methods``: one entry per method, available or not (``available``;
+    when not, ``reason``), with its ``title``, result ``image_size``,
+    ``model`` line, ``appearance`` (whether it takes an appearance: a seed
+    or a reference photo), ``appearance_note`` (what appearance does, or
+    why it is not offered), ``settings`` (the request fields it uses) and
+    ``shadow`` (what its shadow is); ``default_method``, ``max_seed``. And,
+    as before, DeepFaceDrawing's own: canvas and model size, the parts with
+    their boxes on the 512 canvas, the genders, the largest K, the defaults,
+    the upload limits and a line about the model.
 ``POST /api/convert`` (``Content-Type: application/json``)
-    JSON ``{"sketch": PNG as a data URL or base64, "k": int,
+    JSON ``{"sketch": PNG as a data URL or base64,
+    "method": "deepfacedrawing"|"sp_embedding",
+    "appearance": null | {"seed": n} | {"photo": data URL or base64} |
+    {"reference": token}, "k": int,
     "refine": {"eye1": t, ..., "remainder": t, "all": t} or "eye1=0.8,...",
     "gender": "male"|"female"|"all", "shadow": bool,
-    "session": str, "seq": int}`` (all but ``sketch`` optional) ->
-    ``{"image": PNG data URL, "shadow": PNG data URL or null, "size": n,
-    "seconds": s, "seq": seq, "notes": [...]}``. Images come back at the
-    model's size; the page scales them. A sketch of another size than 512
-    (or not square) is accepted: padded with white and resized, with a note.
+    "session": str, "seq": int}`` (all but ``sketch`` optional; ``k``,
+    ``refine`` and ``gender`` are DeepFaceDrawing's, checked always and
+    used by it alone) -> ``{"image": PNG data URL, "shadow": PNG data URL or
+    null, "size": n, "method": name, "appearance": null | {"seed": n} |
+    {"reference": token}, "seconds": s, "seq": seq, "notes": [...]}``.
+    ``method`` defaults to DeepFaceDrawing. ``appearance``: null is the mean
+    appearance for DeepFaceDrawing and seed 0 for the sketch embedding; a
+    seed (0..``MAX_SEED``) draws a random appearance, the same one every
+    time; a photo (decoded with the same limits as sketches) or the token
+    ``/api/reference`` gave for one lends its colours. A photo sent here is
+    kept like one sent to ``/api/reference`` and the answer names its token,
+    so later requests need not send it again. A method without an
+    appearance (a DeepFaceDrawing model trained without
+    ``--appearance_dim``) refuses any appearance but null with 400; a
+    well-formed token no longer kept gets 410 (send the photo again).
+    DeepFaceDrawing's shadow is its gray guidance (model size); the sketch
+    embedding's is its stroke label map in colour, spread a few pixels
+    around each stroke so it shows beside the strokes (512x512). Images
+    come back at the model's size; the page scales them. A sketch of another
+    size than the method's (512 for the sketch embedding), or not square,
+    is accepted: padded with white and resized, with a note.
     ``session``/``seq`` let a page's newer request supersede its older
-    ones: a request still waiting for the model when a newer one from the
+    ones: a request still waiting for a model when a newer one from the
     same session has arrived gets 409 without being computed, and one whose
     browser has hung up is not computed at all.
+``POST /api/reference`` (``Content-Type: image/...`` or ``application/octet-stream``)
+    The raw bytes of a reference photo -> ``{"token": str, "thumbnail": PNG
+    data URL (THUMB_SIZE square), "methods": [names that can use it],
+    "notes": [...]}``. The photo's centre square is kept, already sized for
+    each method that takes an appearance (what ``data.sketch_io.
+    reference_photo`` makes for DeepFaceDrawing; the sketch embedding's
+    2x-encoder-size input), in a cache of at most ``REFERENCES_KEPT``
+    photos and ``REFERENCE_CACHE_BYTES`` (least recently used go first;
+    DeepFaceDrawing's appearance code of a photo is kept with it once
+    computed). The token is a hash of the file's bytes: the same photo gets
+    the same token and is decoded once, whichever endpoint it came to. 400
+    when no model here takes an appearance.
 ``POST /api/load`` (``Content-Type: image/...`` or ``application/octet-stream``)
     The raw bytes of any image file -> ``{"sketch": 512x512 PNG data URL
     (black strokes on transparent), "notes": [...]}``: an uploaded sketch
@@ -47,19 +89,23 @@ sqrt(``--max_pixels``), i.e. the square the app pads a sketch to has at most
 max_pixels pixels (413, from the image header, before any pixel is
 decoded). 4096x4096 (``DEFAULT_MAX_PIXELS``, used when the options have no
 max_pixels) is plenty for a 512x512 canvas and still takes a 12-megapixel
-phone photo (4032x3024) or an A4 page scanned at 300 dpi. Decoding holds a
-share of a 320 MB budget, an estimate of what it needs (``decode_cost``:
-about 7 bytes a pixel for RGBA, plus the padded square); alpha is flattened
-in bands of rows, and after a big decode the freed memory goes back to the
-OS (glibc's ``malloc_trim``; each thread's arena would keep it). So two 4096x4096 images decode at once, small ones many
-at once, one over the budget alone, and the server's memory stays bounded
-however many uploads arrive together (a request waits at most a minute for
-its share, then gets 503).
+phone photo (4032x3024) or an A4 page scanned at 300 dpi. Reference
+photos are held to the same limits. Decoding holds a share of a 320 MB
+budget, an estimate of what it needs (``decode_cost``: about 7 bytes a pixel
+for RGBA, plus the padded square; ``photo_decode_cost`` for a photo: the
+decoded image twice, for its upright copy, plus its centre square in RGB);
+alpha is flattened in bands of rows, and after a big decode the freed memory
+goes back to the OS (glibc's ``malloc_trim``; each thread's arena would keep
+it). So two 4096x4096 images decode at once, small ones many at once, one
+over the budget alone, and the server's memory stays bounded however many
+uploads arrive together (a request waits at most a minute for its share,
+then gets 503). Kept reference photos take at most REFERENCE_CACHE_BYTES.
 
 Bad input never stops the server: malformed JSON, images or parameters get
 400 with a message, bodies over the limit 413, requests without a length
-411, wrong content types 415, unknown paths 404, other methods 405; anything
-unexpected is a 500 that is logged, and the server goes on.
+411, wrong content types 415, unknown paths 404, other methods 405, reference
+tokens no longer kept 410; anything unexpected is a 500 that is logged, and
+the server goes on.
 """
 
 import base64
@@ -67,6 +113,7 @@ import binascii
 import collections
 import contextlib
 import ctypes
+import hashlib
 import io
 import json
 import math
@@ -86,7 +133,8 @@ from urllib.parse import urlsplit
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from data.sketch_io import ImageError, sketch_from_image, to_8bit, to_gray_on_white
+from data.sketch_io import ImageError, on_white, sketch_from_image, to_8bit, to_gray_on_white
+from models.methods import DEFAULT_METHOD, method_names
 from options.base_options import REPO_ROOT, OptionError
 from options.dfd_options import parse_refine
 from options.draw_options import is_loopback
@@ -111,6 +159,11 @@ IMAGE_TYPES = ("image/*", "application/octet-stream")   # never CORS-simple: a p
 MESSAGE_LIMIT = 300            # error messages are cut to one line of this many characters
 DRAIN_LIMIT = 64 << 20         # an over-limit body up to this size is read and dropped
 SESSIONS_KEPT = 1000           # most recent sessions whose latest request number is kept
+MAX_SEED = 2 ** 32 - 1          # appearance seeds: 0..MAX_SEED
+REFERENCES_KEPT = 32           # reference photos kept (least recently used go first)...
+REFERENCE_CACHE_BYTES = 64 << 20   # ...and the bytes they may take together
+THUMB_SIZE = 96                # the thumbnail of a reference photo, pixels a side
+LABEL_HALO = 6                 # the sketch embedding's label colours spread this far (512 canvas)
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -258,8 +311,7 @@ def decode_cost(img):
     once: its pixels as PIL holds them (1, 2 or 4 bytes each), the gray
     copies made on the way and the square the sketch is padded to."""
     w, h = img.size
-    depth = 1 if img.mode in ("1", "L", "P") else 2 if img.mode.startswith("I;16") else 4
-    return w * h * (depth + 3) + max(w, h) ** 2
+    return w * h * (pixel_depth(img) + 3) + max(w, h) ** 2
 
 
 class DecodeBudget:
@@ -351,6 +403,103 @@ def strokes_png(gray):
     return buf.getvalue()
 
 
+def pixel_depth(img):
+    """Bytes a pixel of ``img`` takes decoded (as PIL holds it)."""
+    if img.mode in ("1", "L", "P"):
+        return 1
+    return 2 if img.mode.startswith("I;16") else 4
+
+
+def photo_decode_cost(img):
+    """The bytes that decoding the opened ``img`` into a reference photo may
+    take at once: its pixels twice (the upright copy of an EXIF-rotated
+    photo is made before the original goes), its centre square as cut out
+    and in RGB, and, for 16-bit and float images, the float arrays that
+    scale the square to 8 bits."""
+    w, h = img.size
+    depth, side = pixel_depth(img), min(w, h)
+    wide = img.mode.startswith("I") or img.mode == "F"
+    return w * h * 2 * depth + side * side * (depth + 3 + (16 if wide else 0))
+
+
+def rgb_on_white(img):
+    """``on_white(img).convert("RGB")`` done in bands of rows, like
+    ``gray_on_white``: the only full-size temporary is the RGB result."""
+    w, h = img.size
+    out = Image.new("RGB", (w, h), (255, 255, 255))
+    rows = max(1, BAND_PIXELS // w)
+    for top in range(0, h, rows):
+        band = img.crop((0, top, w, min(h, top + rows)))
+        out.paste(on_white(band).convert("RGB"), (0, top))
+    return out
+
+
+def decode_photo(img, budget, prepare, what="the reference photo"):
+    """The image opened by ``open_image_bytes`` -> (``prepare(square)``,
+    notes): ``square`` is the photo's centre square, upright (EXIF), in RGB
+    with transparency over white: the pixels ``data.sketch_io.
+    reference_photo`` crops from a file. ``prepare`` (which makes the small
+    arrays kept) runs within the decode budget too; the big pixels are
+    freed before this returns. HttpError 400 for a damaged image."""
+    cost = photo_decode_cost(img)
+    try:
+        with budget.share(cost):
+            try:
+                img.load()
+                upright = ImageOps.exif_transpose(img)
+                if upright is not img:
+                    img.close()
+                    img = upright
+                w, h = img.size
+                side = min(w, h)
+                if w != h:
+                    left, top = (w - side) // 2, (h - side) // 2
+                    square = img.crop((left, top, left + side, top + side))
+                    img.close()
+                    img = square
+                img = to_8bit(img)                          # 16-bit: scaled, not clipped
+            except DAMAGED as exc:
+                raise HttpError(400, f"{what} is a damaged image ({exc})") from None
+            try:
+                rgb = rgb_on_white(img)
+            except DAMAGED as exc:
+                raise HttpError(400, f"{what}: its {img.mode} pixels cannot be made RGB "
+                                     f"({exc})") from None
+            img.close()
+            try:
+                prepared = prepare(rgb)
+            finally:
+                rgb.close()
+            if cost >= TRIM_ABOVE:
+                release_memory()
+            notes = [] if w == h else [f"{what} is {w}x{h}, not square: its centre "
+                                       f"{side}x{side} is used"]
+            return prepared, notes
+    finally:
+        img.close()
+
+
+def resized(img, size, resample):
+    """``img`` at size x size (the same object when it already is)."""
+    return img if img.size == (size, size) else img.resize((size, size), resample)
+
+
+def label_picture(labels, halo=LABEL_HALO):
+    """The sketch embedding's label map (512, 512) uint8 -> its colours (H,
+    W, 3) uint8 (``colour_labels``, white background), each stroke's class
+    spread ``halo`` pixels around it: under the page's strokes the colours
+    would otherwise hide exactly behind them."""
+    from scipy import ndimage
+
+    from models.sp_embedding.inputs import colour_labels
+    labels = np.asarray(labels, np.uint8)
+    empty = labels == 0
+    if empty.all() or not empty.any():
+        return colour_labels(labels)
+    dist, (iy, ix) = ndimage.distance_transform_edt(empty, return_indices=True)
+    return colour_labels(np.where(dist <= halo, labels[iy, ix], 0).astype(np.uint8))
+
+
 # ------------------------------------------------------------------ parameters
 def _number(value, what):
     number = None
@@ -395,6 +544,50 @@ def parse_refine_value(value, default):
     return out
 
 
+APPEARANCE_FORMS = ('"appearance" must be null, {"seed": n}, {"photo": data URL} or '
+                    '{"reference": token from /api/reference}')
+TOKEN_RE = re.compile(r"[0-9a-f]{32}")
+
+
+def whole_number(value):
+    """``value`` as an int when it is a whole number (2.0 too), else None."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value
+
+
+def parse_appearance(value, method):
+    """The request's 'appearance' -> None, ("seed", n), ("photo", bytes) or
+    ("reference", token); HttpError 400 for anything else, and for any
+    appearance but null when ``method`` takes none."""
+    if value is None:
+        return None
+    if not method.appearance:
+        raise HttpError(400, f"{method.appearance_note}: send \"appearance\": null")
+    if not isinstance(value, dict) or len(value) != 1:
+        raise HttpError(400, f"{APPEARANCE_FORMS}, got {shown(value)}")
+    (kind, item), = value.items()
+    if kind == "seed":
+        seed = whole_number(item)
+        if seed is None or not 0 <= seed <= MAX_SEED:
+            raise HttpError(400, f"the appearance seed must be a whole number from 0 to "
+                                 f"{MAX_SEED}, got {shown(item)}")
+        return "seed", seed
+    if kind == "photo":
+        if not isinstance(item, str) or not item:
+            raise HttpError(400, "the appearance photo must be a PNG/JPEG data URL or base64 "
+                                 f"string, got {shown(item)}")
+        return "photo", decode_base64_image(item, "appearance photo")
+    if kind == "reference":
+        if not isinstance(item, str) or not TOKEN_RE.fullmatch(item):
+            raise HttpError(400, f"the appearance reference must be a token from "
+                                 f"/api/reference, got {shown(item)}")
+        return "reference", item
+    raise HttpError(400, f"{APPEARANCE_FORMS}, got {shown(value)}")
+
+
 class ConvertRequest:
     """The validated parameters of one /api/convert request."""
 
@@ -406,20 +599,22 @@ class ConvertRequest:
             raise HttpError(400, "'sketch' is missing: send the sketch as a PNG data URL "
                                  "or base64 string")
         self.sketch_bytes = decode_base64_image(sketch)
-        opt = app.opt
-        k = body.get("k", opt.k)
-        if isinstance(k, float) and k.is_integer():
-            k = int(k)
-        if isinstance(k, bool) or not isinstance(k, int):
-            raise HttpError(400, f"k must be a whole number, got {shown(k)}")
+        self.method = app.method(body.get("method", app.default_method))
+        self.appearance = parse_appearance(body.get("appearance"), self.method)
+        dfd = app.methods[DEFAULT_METHOD]
+        opt = dfd.opt
+        k = whole_number(body.get("k", opt.k))
+        if k is None:
+            raise HttpError(400, f"k must be a whole number, got {shown(body.get('k'))}")
         if k < 1:
-            raise HttpError(400, f"k must be between 1 and {app.k_max} (the bank size), "
+            raise HttpError(400, f"k must be between 1 and {dfd.k_max} (the bank size), "
                                  f"got {shown(k)}")
         self.notes = []
-        if k > app.k_max:            # the same rule as demo.py: clamped, with a note
-            self.notes.append(f"k {k} is more than the feature banks hold ({app.k_max} "
-                              f"sketches): using K={app.k_max}")
-            k = app.k_max
+        if k > dfd.k_max:            # the same rule as demo.py: clamped, with a note
+            if self.method is dfd:
+                self.notes.append(f"k {k} is more than the feature banks hold ({dfd.k_max} "
+                                  f"sketches): using K={dfd.k_max}")
+            k = dfd.k_max
         self.k = k
         self.refine = parse_refine_value(body.get("refine"), opt.refine_by_part)
         gender = body.get("gender", opt.gender)
@@ -444,42 +639,284 @@ class ConvertRequest:
         self.session, self.seq = session, seq
 
 
-# ------------------------------------------------------------------ the app
-class SketchApp:
-    """The loaded model and what the server needs around it. Jittor is not
-    thread-safe: every model call holds ``self.lock``."""
+# ------------------------------------------------------------------ the methods
+METHOD_TITLES = {"deepfacedrawing": "DeepFaceDrawing", "sp_embedding": "Sketch embedding"}
+NOT_LOADED = "no checkpoint was given (draw.py --sp_params PATH offers it)"
+
+
+class DFDMethod:
+    """DeepFaceDrawing (``Sketch2FaceModel``) as the app runs it."""
+
+    name = "deepfacedrawing"
+    title = METHOD_TITLES[name]
+    settings = ("k", "refine", "gender")
+    shadow = "shadow guidance: the strokes of the faces each part was projected onto"
 
     def __init__(self, model, opt, description=""):
-        self.model, self.opt = model, opt
-        self.size = opt.image_size
-        self.description = description
-        self.lock = threading.Lock()
-        self.max_upload = int(opt.max_upload_mb * 1024 * 1024)
-        self.max_pixels = int(getattr(opt, "max_pixels", None) or DEFAULT_MAX_PIXELS)
-        self.decode_budget = DecodeBudget()
-        self.verbose = bool(getattr(opt, "verbose", False))
+        self.model, self.opt, self.description = model, opt, description
+        self.size = self.sketch_size = opt.image_size
+        self.appearance = getattr(opt, "appearance_dim", 0) > 0
+        if self.appearance:
+            self.appearance_note = ("a reference photo or a random draw sets the face's "
+                                    "colours (hair, skin, background); none: the mean "
+                                    "appearance")
+        else:
+            self.appearance_note = ("this DeepFaceDrawing model has no appearance code (it "
+                                    "was trained without --appearance_dim)")
         for g in GENDERS:                      # banks load now, errors come early
             model.check_banks(g)
         self.k_max = min((max(len(model.parts[p].bank(model.root, g)) for g in GENDERS)
                           for p in model.parts), default=1)   # no parts: direct pipeline
+
+    def info(self):
+        return {"name": self.name, "title": self.title, "available": True,
+                "image_size": self.size, "model": self.description,
+                "appearance": self.appearance, "appearance_note": self.appearance_note,
+                "settings": list(self.settings), "shadow": self.shadow}
+
+    def reference_input(self, square):
+        """What ``data.sketch_io.reference_photo`` makes of the photo: uint8
+        (S, S, 3) at the model's size."""
+        return np.array(resized(square, self.size, Image.LANCZOS), dtype=np.uint8)
+
+    def codes(self, appearance):
+        """Appearance codes (1, D) of a request's appearance (None: the mean)."""
+        if appearance is None:
+            return None
+        kind, value = appearance
+        if kind == "seed":
+            return self.model.random_codes(value, 0, 1)
+        codes = value.codes.get(self.name)
+        if codes is None:                       # once per kept photo
+            codes = self.model.appearance_codes(value.inputs[self.name][None])
+            value.codes[self.name] = codes
+        return codes
+
+    def run(self, sketch, req, appearance):
+        """Under the app's lock: the model's own result."""
+        return self.model.convert(sketch[None], req.k, req.refine, req.gender, req.shadow,
+                                  codes=self.codes(appearance))
+
+    def finish(self, result, req):
+        """The result -> (image (N, N, 3), shadow (N, N) or None)."""
+        shadows = result["shadows"]
+        return result["images"][0], (shadows[0] if shadows is not None else None)
+
+    def warm_up(self):
+        """Blank conversions (with shadows, and with an appearance code when
+        the model has one): Jittor compiles its kernels now rather than on
+        the first stroke."""
+        blank = np.full((1, self.size, self.size), 255, np.uint8)
+        k = min(self.opt.k, self.k_max)
+        self.model.convert(blank, k, self.opt.refine_by_part, self.opt.gender, True)
+        if self.appearance:
+            gray = np.full((1, self.size, self.size, 3), 128, np.uint8)
+            self.model.convert(blank, k, self.opt.refine_by_part, self.opt.gender, True,
+                               codes=self.model.appearance_codes(gray))
+
+
+class SPMethod:
+    """The sketch embedding (``SPEmbeddingModel.convert_drawing``) as the app
+    runs it: a 512 sketch in, a face at the generator's size and the stroke
+    label map out."""
+
+    name = "sp_embedding"
+    title = METHOD_TITLES[name]
+    settings = ()
+    shadow = "stroke labels: the class the labeller gave each stroke, in colour"
+    appearance = True
+    appearance_note = ("a reference photo or a random draw sets the face's appearance (the "
+                       "W+ rows from the break layer on); none: the draw of seed 0")
+
+    def __init__(self, model, opt, description=""):
+        self.model, self.opt, self.description = model, opt, description
+        self.size = opt.output_size
+        self.sketch_size = CANONICAL_SIZE
+
+    info = DFDMethod.info
+
+    def reference_input(self, square):
+        """The photo at twice the encoders' size, resized as
+        ``inputs.appearance_array`` resizes it (which then leaves it be)."""
+        big = 2 * self.opt.encoder_size
+        out = resized(square, big, Image.BILINEAR)
+        return out.copy() if out is square else out
+
+    def run(self, sketch, req, appearance):
+        reference, seed = None, 0
+        if appearance is not None:
+            kind, value = appearance
+            if kind == "seed":
+                seed = value
+            else:
+                reference = value.inputs[self.name]
+        return self.model.convert_drawing(sketch, reference=reference, seed=seed)
+
+    def finish(self, result, req):
+        face, labels = result
+        return face, (label_picture(labels) if req.shadow else None)
+
+    def warm_up(self):
+        blank = np.full((CANONICAL_SIZE, CANONICAL_SIZE), 255, np.uint8)
+        self.model.convert_drawing(blank, seed=0)
+        big = 2 * self.opt.encoder_size
+        self.model.convert_drawing(blank, reference=Image.new("RGB", (big, big), (128,) * 3))
+        label_picture(np.eye(8, dtype=np.uint8))
+
+
+# ------------------------------------------------------------------ reference photos
+def kept_bytes(x):
+    if isinstance(x, np.ndarray):
+        return x.nbytes
+    if isinstance(x, Image.Image):
+        return x.size[0] * x.size[1] * len(x.getbands())
+    return len(x)
+
+
+class Reference:
+    """A kept reference photo: its token (a hash of the file), the input of
+    each method that takes an appearance, a thumbnail (PNG), notes, and
+    the DeepFaceDrawing appearance code once computed (a few floats)."""
+
+    def __init__(self, token, inputs, thumbnail, notes):
+        self.token, self.inputs, self.thumbnail, self.notes = token, inputs, thumbnail, notes
+        self.codes = {}
+        self.nbytes = kept_bytes(thumbnail) + sum(kept_bytes(x) for x in inputs.values())
+
+
+def reference_token(data):
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+class ReferenceCache:
+    """The last ``kept`` reference photos, at most ``budget`` bytes together
+    (least recently used go first; one photo is always kept)."""
+
+    def __init__(self, kept=REFERENCES_KEPT, budget=REFERENCE_CACHE_BYTES):
+        self.kept, self.budget = kept, budget
+        self.nbytes = 0
+        self._items = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self):
+        return len(self._items)
+
+    def get(self, token):
+        with self._lock:
+            ref = self._items.get(token)
+            if ref is not None:
+                self._items.move_to_end(token)
+            return ref
+
+    def put(self, ref):
+        with self._lock:
+            old = self._items.pop(ref.token, None)
+            if old is not None:
+                self.nbytes -= old.nbytes
+            self._items[ref.token] = ref
+            self.nbytes += ref.nbytes
+            while len(self._items) > self.kept or (self.nbytes > self.budget
+                                                   and len(self._items) > 1):
+                _, gone = self._items.popitem(last=False)
+                self.nbytes -= gone.nbytes
+
+
+# ------------------------------------------------------------------ the app
+class SketchApp:
+    """The loaded methods and what the server needs around them. Jittor is
+    not thread-safe: every model call holds ``self.lock`` (one for all)."""
+
+    def __init__(self, methods, opt, missing=None):
+        """``methods``: the loaded ones (``DFDMethod`` first); ``missing``:
+        {name: why not} of the others."""
+        self.methods = {m.name: m for m in methods}
+        self.default_method = DEFAULT_METHOD
+        dfd = self.methods[DEFAULT_METHOD]
+        # DeepFaceDrawing's, by their old names
+        self.model, self.opt, self.size = dfd.model, dfd.opt, dfd.size
+        self.description, self.k_max = dfd.description, dfd.k_max
+        self.missing = dict(missing or {})
+        self.lock = threading.Lock()
+        self.max_upload = int(opt.max_upload_mb * 1024 * 1024)
+        self.max_pixels = int(getattr(opt, "max_pixels", None) or DEFAULT_MAX_PIXELS)
+        self.decode_budget = DecodeBudget()
+        self.references = ReferenceCache()
+        self.verbose = bool(getattr(opt, "verbose", False))
         self._latest = collections.OrderedDict()   # session -> newest seq seen
         self._latest_lock = threading.Lock()
 
+    def method(self, name):
+        """The loaded method called ``name``; HttpError 400 otherwise."""
+        names = method_names()
+        if not isinstance(name, str) or name not in names:
+            raise HttpError(400, f"method must be one of {', '.join(names)}, got {shown(name)}")
+        method = self.methods.get(name)
+        if method is None:
+            raise HttpError(400, f"the method {name} is not available here: "
+                                 f"{self.missing.get(name, NOT_LOADED)}")
+        return method
+
+    @property
+    def appearance_methods(self):
+        return [m for m in self.methods.values() if m.appearance]
+
     def info(self):
         opt = self.opt
+        methods = []
+        for name in method_names():
+            if name in self.methods:
+                methods.append(self.methods[name].info())
+            else:
+                methods.append({"name": name, "title": METHOD_TITLES.get(name, name),
+                                "available": False, "reason": self.missing.get(name, NOT_LOADED)})
         return {
+            "methods": methods,
+            "default_method": self.default_method,
+            "max_seed": MAX_SEED,
             "canvas_size": CANONICAL_SIZE,
             "image_size": self.size,
             "parts": [{"key": p, "name": PART_NAMES[p], "box": list(BOXES_512[p])} for p in PARTS],
             "genders": list(GENDERS),
             "k_max": self.k_max,
-            "defaults": {"k": min(opt.k, self.k_max), "gender": opt.gender, "shadow": True,
+            "defaults": {"method": self.default_method, "appearance": None,
+                         "k": min(opt.k, self.k_max), "gender": opt.gender, "shadow": True,
                          "refine": {PART_NAMES[p]: opt.refine_by_part[p] for p in PARTS}},
             "model": self.description,
             "max_upload_bytes": self.max_upload,
             "max_pixels": self.max_pixels,
             "max_side": math.isqrt(self.max_pixels),
         }
+
+    # -------------------------------------------------- reference photos
+    def reference(self, data, what="the reference photo"):
+        """The kept ``Reference`` of the photo file ``data`` (bytes): from
+        the cache, or decoded (header-checked, within the decode budget)
+        and kept. HttpError for what is no usable image."""
+        token = reference_token(data)
+        ref = self.references.get(token)
+        if ref is not None:
+            return ref
+        img = open_image_bytes(data, what, self.max_pixels)
+        methods = self.appearance_methods
+
+        def prepare(square):
+            inputs = {m.name: m.reference_input(square) for m in methods}
+            thumbnail = encode_png(np.asarray(resized(square, THUMB_SIZE, Image.LANCZOS)))
+            return inputs, thumbnail
+
+        (inputs, thumbnail), notes = decode_photo(img, self.decode_budget, prepare, what)
+        ref = Reference(token, inputs, thumbnail, notes)
+        self.references.put(ref)
+        return ref
+
+    def kept_reference(self, token):
+        """The kept photo of ``token``; HttpError 410 when it is not kept."""
+        ref = self.references.get(token)
+        if ref is None:
+            raise HttpError(410, f"the reference photo {token} is no longer kept (the server "
+                                 f"keeps the last {REFERENCES_KEPT}): send it to "
+                                 f"/api/reference again")
+        return ref
 
     # -------------------------------------------------- superseded requests
     def register(self, session, seq):
@@ -498,41 +935,60 @@ class SketchApp:
         with self._latest_lock:
             return self._latest.get(session, -1) > seq
 
-    # -------------------------------------------------- the model
-    def convert(self, sketch, k, refine, gender, shadow, still_wanted=lambda: True):
-        """uint8 (size, size) sketch -> (image (size, size, 3), shadow or None),
-        or None when ``still_wanted()`` says no once the model is free."""
+    # -------------------------------------------------- the models
+    def convert(self, method, sketch, req, appearance=None, still_wanted=lambda: True):
+        """A sketch at ``method.sketch_size`` -> (image (N, N, 3), shadow or
+        None), or None when ``still_wanted()`` says no once the models are
+        free. ``appearance``: None, ("seed", n) or ("reference", Reference)."""
         with self.lock:
             if not still_wanted():
                 return None
-            result = self.model.convert(sketch[None], k, refine, gender, shadow)
-        shadows = result["shadows"]
-        return result["images"][0], (shadows[0] if shadows is not None else None)
+            result = method.run(sketch, req, appearance)
+        return method.finish(result, req)
 
     def warm_up(self):
-        """One blank conversion (with shadows): compiles Jittor's kernels now
-        rather than on the first stroke."""
-        blank = np.full((self.size, self.size), 255, np.uint8)
-        self.convert(blank, min(self.opt.k, self.k_max), self.opt.refine_by_part,
-                     self.opt.gender, True)
+        """Blank conversions with every method: Jittor compiles its kernels
+        now rather than on the first stroke."""
+        for method in self.methods.values():
+            with self.lock:
+                method.warm_up()
+
+
+def where(path):
+    """``path`` relative to the repository when it is inside it."""
+    path = os.path.abspath(path)
+    return os.path.relpath(path, REPO_ROOT) if path.startswith(REPO_ROOT + os.sep) else path
+
+
+def options_source(opt):
+    source = opt.preset_source
+    return "its config.json" if source.endswith("config.json") else source
 
 
 def load_app(opt, description=None):
-    """Load the model named by ``opt`` (Jittor must be set up) and wrap it.
-    Raises models.checkpoint.CheckpointError for missing/damaged files."""
+    """Load the models ``opt`` names (Jittor must be set up) and wrap them:
+    DeepFaceDrawing from ``opt.params``, the sketch embedding from
+    ``opt.sp_opt`` (its options, ``options.draw_options`` builds them) when
+    there is one. Raises models.checkpoint.CheckpointError for missing or
+    damaged files."""
     from models import create_model
     from util import jittor_env
     model = create_model("sketch2face", opt).load(opt.params)
     if description is None:
-        where = os.path.abspath(opt.params)
-        if where.startswith(REPO_ROOT + os.sep):
-            where = os.path.relpath(where, REPO_ROOT)
-        source = opt.preset_source
-        if source.endswith("config.json"):
-            source = "its config.json"
-        description = (f"{where} ({opt.image_size}x{opt.image_size}, options from {source}; "
-                       f"{jittor_env.describe()})")
-    return SketchApp(model, opt, description)
+        description = (f"{where(opt.params)} ({opt.image_size}x{opt.image_size}, options from "
+                       f"{options_source(opt)}; {jittor_env.describe()})")
+    methods = [DFDMethod(model, opt, description)]
+    missing = {}
+    sp_opt = getattr(opt, "sp_opt", None)
+    if sp_opt is not None:
+        sp = create_model("sp_embedding", sp_opt).load_for_inference(sp_opt)
+        n = sp_opt.output_size
+        methods.append(SPMethod(sp, sp_opt, (
+            f"{where(sp_opt.params)} ({n}x{n}, options from {options_source(sp_opt)}; stroke "
+            f"labels {sp.labeler.description})")))
+    else:
+        missing["sp_embedding"] = getattr(opt, "sp_missing", None) or NOT_LOADED
+    return SketchApp(methods, opt, missing)
 
 
 # ------------------------------------------------------------------ HTTP
@@ -688,6 +1144,7 @@ class Handler(BaseHTTPRequestHandler):
         return {"/": {"GET": self.get_page},
                 "/api/info": {"GET": self.get_info},
                 "/api/convert": {"POST": self.post_convert},
+                "/api/reference": {"POST": self.post_reference},
                 "/api/load": {"POST": self.post_load}}
 
     def unread_body(self):
@@ -773,19 +1230,28 @@ class Handler(BaseHTTPRequestHandler):
 
     def post_convert(self):
         self.require_content_type(JSON_TYPES, "the request as JSON")
-        req = ConvertRequest(parse_json_body(self.read_body()), self.app)
-        img = open_image_bytes(req.sketch_bytes, "the sketch", self.app.max_pixels)
+        app = self.app
+        req = ConvertRequest(parse_json_body(self.read_body()), app)
+        method, appearance = req.method, req.appearance
+        if appearance is not None and appearance[0] == "reference":
+            appearance = ("reference", app.kept_reference(appearance[1]))      # 410: send again
+        img = open_image_bytes(req.sketch_bytes, "the sketch", app.max_pixels)
         req.sketch_bytes = None              # nothing of the body waits for the model
-        sketch, notes = decode_sketch(img, self.app.size, self.app.decode_budget)
+        sketch, notes = decode_sketch(img, method.sketch_size, app.decode_budget)
         notes = req.notes + notes
+        if appearance is not None and appearance[0] == "photo":
+            ref = app.reference(appearance[1])          # kept: decoded once
+            appearance = ("reference", ref)
+            notes += ref.notes
+        req.appearance = None
         if req.session is not None:
-            self.app.register(req.session, req.seq)
+            app.register(req.session, req.seq)
 
         def still_wanted():
-            return not (self.app.superseded(req.session, req.seq) or self.client_gone())
+            return not (app.superseded(req.session, req.seq) or self.client_gone())
 
         start = time.monotonic()
-        out = self.app.convert(sketch, req.k, req.refine, req.gender, req.shadow, still_wanted)
+        out = app.convert(method, sketch, req, appearance, still_wanted)
         if out is None:
             if self.client_gone():
                 self.close_connection = True
@@ -793,14 +1259,32 @@ class Handler(BaseHTTPRequestHandler):
             raise HttpError(409, "superseded by a newer request from the same page")
         image, shadow = out
         seconds = time.monotonic() - start
+        if appearance is not None:
+            kind, value = appearance
+            appearance = {"seed": value} if kind == "seed" else {"reference": value.token}
         self.send_json(200, {
             "image": data_url(encode_png(image)),
             "shadow": data_url(encode_png(shadow)) if shadow is not None else None,
-            "size": self.app.size,
+            "size": method.size,
+            "method": method.name,
+            "appearance": appearance,
             "seconds": round(seconds, 3),
             "seq": req.seq,
             "notes": notes,
         })
+
+    def post_reference(self):
+        self.require_content_type(IMAGE_TYPES, "the photo file's bytes")
+        data = self.read_body()
+        methods = self.app.appearance_methods
+        if not methods:
+            dfd = self.app.methods[DEFAULT_METHOD]
+            raise HttpError(400, f"no model here takes an appearance photo: "
+                                 f"{dfd.appearance_note}, and the sketch embedding is not "
+                                 f"offered")
+        ref = self.app.reference(data)
+        self.send_json(200, {"token": ref.token, "thumbnail": data_url(ref.thumbnail),
+                             "methods": [m.name for m in methods], "notes": ref.notes})
 
     def post_load(self):
         self.require_content_type(IMAGE_TYPES, "the image file's bytes")
@@ -810,7 +1294,7 @@ class Handler(BaseHTTPRequestHandler):
 
 
 class AppServer(ThreadingHTTPServer):
-    """One thread per connection; the model itself runs one request at a time."""
+    """One thread per connection; the models run one request at a time."""
 
     daemon_threads = True
     request_queue_size = 64

@@ -1,6 +1,10 @@
 """The drawing page end to end: `python draw.py` in a subprocess, the page in
 headless Chromium (Debian's chromium driven by Playwright's Python package;
-Playwright's own browser downloads are not used).
+Playwright's own browser downloads are not used). The server offers both
+methods: a tiny DeepFaceDrawing model without an appearance code (the
+appearance controls are disabled, and say why) and a micro sketch
+embedding (new appearances and a reference photo). Screenshots of both go to
+test_output/app_screenshot.png and test_output/app_screenshot_sp.png.
 
 Without Chromium or Playwright the test is skipped, or fails when $CI is set
 (.ci/run installs both).
@@ -20,11 +24,13 @@ import pytest
 from PIL import Image
 
 from tests.conftest import ROOT
+from tests.test_app_server import make_sp_params, photo, png_bytes
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
 WAIT_MS = 120_000
+SCREENSHOTS = os.path.join(ROOT, "test_output")
 
 
 def unavailable(reason):
@@ -58,10 +64,13 @@ def browser():
 
 @pytest.fixture(scope="module")
 def app_url(tiny_params, tmp_path_factory):
-    """`python draw.py --params TINY --port 0`, as a user runs it; its URL."""
+    """`python draw.py --params TINY --sp_params SP --port 0`, as a user runs
+    it; its URL."""
+    sp_params = make_sp_params(tmp_path_factory)
     log = tmp_path_factory.mktemp("draw") / "stderr.txt"
     with open(log, "w") as err:
-        proc = subprocess.Popen([sys.executable, "draw.py", "--params", tiny_params, "--port", "0"],
+        proc = subprocess.Popen([sys.executable, "draw.py", "--params", tiny_params,
+                                 "--sp_params", sp_params, "--port", "0"],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
     url, deadline = None, time.time() + 300
     while url is None and time.time() < deadline and proc.poll() is None:
@@ -140,6 +149,25 @@ def saved(page, button, tmp_path):
     return download.suggested_filename, Image.open(path)
 
 
+def screenshot(page, name):
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    page.screenshot(path=os.path.join(SCREENSHOTS, name), full_page=True)
+
+
+def pick_method(page, name):
+    page.click(f"#methods label:has(input[value={name}])")
+    assert page.is_checked(f"#method-{name}")
+
+
+def post_photo(app_url, data):
+    """A photo sent to /api/reference (not by the page)."""
+    import urllib.request
+    request = urllib.request.Request(app_url + "api/reference", data=data,
+                                     headers={"Content-Type": "image/png"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        assert answer.status == 200
+
+
 def decode(src):
     import base64
     return np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))))
@@ -161,6 +189,12 @@ def test_draw_see_the_face_change_adjust_and_save(browser, app_url, tmp_path):
     assert decode(blank).shape == (128, 128, 3)
     assert page.is_visible("#shadow") and page.get_attribute("#shadow", "src")
     assert "128x128" in page.inner_text("#model")
+    # both methods offered, DeepFaceDrawing first; its model has no appearance code
+    assert page.is_checked("#method-deepfacedrawing") and page.is_enabled("#method-sp_embedding")
+    assert page.is_disabled("#new-appearance") and page.is_disabled("#ref-file")
+    assert "no appearance code" in page.get_attribute("#appearance", "title")
+    assert "no appearance code" in page.get_attribute("#new-appearance", "title")
+    assert "no appearance code" in page.inner_text("#appearance-state")
 
     # draw: the result follows the strokes
     draw_face(page)
@@ -240,6 +274,7 @@ def test_draw_see_the_face_change_adjust_and_save(browser, app_url, tmp_path):
     # load a sketch file; a file that is not an image is reported
     page.set_input_files("#load-file", os.path.join(ROOT, "test_input", "face1.png"))
     version = settle(page, version)
+    screenshot(page, "app_screenshot.png")
     assert ink(page) != pytest.approx(before, rel=0.01)
     bad = tmp_path / "notes.png"
     bad.write_text("not a picture")
@@ -247,6 +282,57 @@ def test_draw_see_the_face_change_adjust_and_save(browser, app_url, tmp_path):
     page.wait_for_function("() => document.getElementById('status').classList.contains('error')",
                            timeout=WAIT_MS)
     assert "not an image" in page.inner_text("#status")
+    dfd_face = result_src(page)
+
+    # the sketch embedding: its own face and stroke labels, no DeepFaceDrawing settings
+    pick_method(page, "sp_embedding")
+    version = settle(page, version)
+    sp_face = result_src(page)
+    assert decode(sp_face).shape == (32, 32, 3) and "32x32" in page.inner_text("#model")
+    assert not page.is_visible("#dfd-settings") and page.is_visible("#refine-all") is False
+    assert page.inner_text("#shadow-label") == "Stroke labels" and page.is_visible("#shadow")
+    assert decode(page.get_attribute("#shadow", "src")).shape == (512, 512, 3)
+    assert "seed 0" in page.inner_text("#appearance-state")
+    # a new appearance, and another
+    assert page.is_enabled("#new-appearance") and page.is_enabled("#ref-file")
+    page.click("#new-appearance")
+    version = settle(page, version)
+    seed1 = result_src(page)
+    assert seed1 != sp_face and "seed 1" in page.inner_text("#appearance-state")
+    page.click("#new-appearance")
+    version = settle(page, version)
+    assert result_src(page) not in (seed1, sp_face)
+    # a reference photo: a thumbnail in the slot, the face takes its look; removed again
+    assert not page.is_visible("#ref-thumb") and not page.is_visible("#ref-remove")
+    picture = tmp_path / "portrait.png"
+    photo(4, (200, 150)).save(picture)
+    page.set_input_files("#ref-file", str(picture))
+    version = settle(page, version)
+    assert page.is_visible("#ref-thumb") and page.is_visible("#ref-remove")
+    assert decode(page.get_attribute("#ref-thumb", "src")).shape == (96, 96, 3)
+    assert "portrait.png" in page.inner_text("#appearance-state")
+    with_photo = result_src(page)
+    assert with_photo not in (seed1, sp_face)
+    screenshot(page, "app_screenshot_sp.png")
+    # the server keeps a bounded number of photos: once it has dropped this one (410),
+    # the page sends the file again and the face keeps its look
+    from app.server import REFERENCES_KEPT
+    for i in range(REFERENCES_KEPT):
+        post_photo(app_url, png_bytes(photo(100 + i, (40, 40))))
+    page.click("#show-shadow")
+    page.click("#show-shadow")                           # shown again: asks for a new result
+    version = settle(page, version)
+    assert result_src(page) == with_photo and "portrait.png" in page.inner_text("#appearance-state")
+    page.click("#ref-remove")
+    version = settle(page, version)
+    assert result_src(page) == sp_face and not page.is_visible("#ref-thumb")   # seed 0 again
+
+    # back to DeepFaceDrawing: its face as before, its settings again
+    pick_method(page, "deepfacedrawing")
+    version = settle(page, version)
+    assert result_src(page) == dfd_face and page.is_visible("#dfd-settings")
+    assert page.inner_text("#shadow-label") == "Shadow guidance"
+    assert page.is_disabled("#new-appearance")
 
     # clear: back to the empty sketch's face
     page.click("#clear")
@@ -262,5 +348,7 @@ def test_draw_see_the_face_change_adjust_and_save(browser, app_url, tmp_path):
     settle(other, 1)
     refused = [p for p in problems if "the server responded with a status of 400" in p]
     assert len(refused) == 1, problems                  # the file that is not an image
-    assert not [p for p in problems if p not in refused], problems
+    gone = [p for p in problems if "the server responded with a status of 410" in p]
+    assert len(gone) == 1, problems                     # the photo the server had dropped
+    assert not [p for p in problems if p not in refused + gone], problems
     context.close()

@@ -1,15 +1,17 @@
 """A bounded fuzz of the drawing app's server, on the loopback interface only.
 
 A few hundred requests, built from a seeded RNG so every run sends the same
-ones: random bytes, truncated JSON, wrong types for every field, bad base64,
-data URLs that are no images, damaged images of every accepted format, huge
-numbers, unicode, deeply nested JSON, bodies over the limit or with a lying
-Content-Length, garbled request lines and headers. They go out from several
-threads at once to `python draw.py` in a subprocess (the server as users run
-it, Jittor imported). Every answer must be a well-formed HTTP answer with an
-expected status (never 500) and, for an error, JSON {"error": one line};
-afterwards the server still answers and its peak RSS grew by less than
-300 MB.
+ones: random bytes, truncated JSON, wrong types for every field (the method
+and the appearance too), bad base64, data URLs that are no images, damaged
+images of every accepted format (as sketches, files and reference photos),
+appearance seeds, photos and tokens good and bad, huge numbers, unicode,
+deeply nested JSON, bodies over the limit or with a lying Content-Length,
+garbled request lines and headers. They go out from several threads at once
+to `python draw.py` in a subprocess (the server as users run it, Jittor
+imported), serving both methods, each with an appearance. Every answer
+must be a well-formed HTTP answer with an expected status (never 500) and,
+for an error, JSON {"error": one line}; afterwards the server still answers
+and its peak RSS grew by less than 300 MB.
 """
 
 import base64
@@ -24,13 +26,14 @@ from PIL import Image, ImageDraw
 
 from tests.conftest import face_sketch
 from app.server import MESSAGE_LIMIT
-from tests.test_app_server import DrawProcess, png_bytes, png_header_only
+from tests.test_app_server import (DrawProcess, make_look_params, make_sp_params, photo,
+                                   png_bytes, png_header_only)
 
 SEED = 20240611
 THREADS = 6
 MAX_MB = 1                                   # the fuzzed server's upload limit
 RSS_GROWTH_MB = 300
-EXPECTED = {200, 400, 403, 404, 405, 409, 411, 413, 414, 415, 431, 501, 503, 505}
+EXPECTED = {200, 400, 403, 404, 405, 409, 410, 411, 413, 414, 415, 431, 501, 503, 505}
 
 
 # ------------------------------------------------------------------ one exchange
@@ -108,6 +111,10 @@ def post_file(body, ctype="image/png", **kw):
     return http("POST", "/api/load", body, {"Content-Type": ctype}, **kw)
 
 
+def post_reference(body, ctype="image/png", **kw):
+    return http("POST", "/api/reference", body, {"Content-Type": ctype}, **kw)
+
+
 class Case:
     """Bytes to send, the statuses they may get, whether to end our side
     first (a convert request is then dropped unanswered: its browser is
@@ -166,11 +173,20 @@ def build_cases():
     cases = []
     add = cases.append
 
+    photo_png = png_bytes(photo(0, (64, 48)))
+    photo_url = "data:image/png;base64," + base64.b64encode(photo_png).decode()
+
     # a few good requests among the rest
     for i in range(4):
         add(Case("good convert", post_json({**base, "session": f"s{i}", "seq": i}), {200, 409}))
         add(Case("good load", post_file(sketch_png), {200}))
         add(Case("info", http("GET", "/api/info"), {200}))
+        method = ("deepfacedrawing", "sp_embedding")[i % 2]
+        add(Case("good seed", post_json({**base, "method": method, "appearance": {"seed": i}}),
+                 {200}))
+        add(Case("good photo", post_json({**base, "method": method,
+                                          "appearance": {"photo": photo_url}}), {200}))
+        add(Case("good reference", post_reference(photo_png), {200}))
     add(Case("page", http("GET", "/"), {200}))
     add(Case("static", http("GET", "/static/app.js"), {200}))
 
@@ -180,6 +196,8 @@ def build_cases():
         add(Case("random json body", post_json(body), {400}))
         add(Case("random file body", post_file(body, rng.choice(("image/png", "application/octet-stream"))),
                  {400, 413}))
+        if i % 3 == 0:
+            add(Case("random reference body", post_reference(body), {400, 413}))
 
     # truncated JSON
     text = json.dumps({**base, "refine": {"eye1": 0.5, "all": 0.8}, "gender": "female"}).encode()
@@ -190,15 +208,32 @@ def build_cases():
     values = [None, True, False, 0, 1, -1, 2.5, 2 ** 70, -2 ** 70, 1e308, -1e308, "", "x", "1",
               "\u00e9\u4e2d\U0001f600", "\ud800", [], [1, 2], {}, {"a": 1}, {"all": 0.5},
               "eye1=0.5", "all=2", "nose=x,mouth", "male", "female", "s" * 101, "a" * 5000]
-    for field in ("sketch", "k", "refine", "gender", "shadow", "session", "seq"):
+    values += [{"seed": 3}, {"seed": -3}, {"photo": sketch_url}, {"photo": 1},
+               {"reference": "0" * 32}, {"reference": "x"}, {"seed": 1, "reference": "0" * 32},
+               "deepfacedrawing", "sp_embedding"]
+    for field in ("sketch", "k", "refine", "gender", "shadow", "session", "seq", "method",
+                  "appearance"):
         for value in rng.sample(values, 12):
             body = {**base, field: value}
             if field == "seq" and value is not None:
                 body["session"] = "fuzz"
             if field == "session" and value is not None:
                 body["seq"] = rng.randrange(100)
-            add(Case(f"field {field}", post_json(body), {200, 400, 409}))
+            add(Case(f"field {field}", post_json(body), {200, 400, 409, 410}))
     add(Case("not an object", post_json([base]), {400}))
+
+    # appearances: seeds, photos and tokens of every kind, with either method
+    methods = ("deepfacedrawing", "sp_embedding")
+    for value in rng.sample(values, 16) + [2 ** 32, 2 ** 32 - 1, 0.0, 1e20, -0.0]:
+        body = {**base, "method": rng.choice(methods), "appearance": {"seed": value}}
+        add(Case("appearance seed", post_json(body), {200, 400}))
+    for token in ("0" * 32, "f" * 32, "F" * 32, "0" * 33, "", "\u00e9" * 32, "../" * 11):
+        body = {**base, "method": rng.choice(methods), "appearance": {"reference": token}}
+        add(Case("appearance token", post_json(body), {400, 410}))
+    for bad in ("%%%", "abcd=", "data:", "data:image/png;base64", photo_url[:-9],
+                "data:image/png;base64," + base64.b64encode(b"not a photo").decode()):
+        body = {**base, "method": rng.choice(methods), "appearance": {"photo": bad}}
+        add(Case("appearance photo", post_json(body), {400}))
     add(Case("no sketch", post_json({"k": 3}), {400}))
 
     # bad base64, and data URLs that are not images
@@ -216,19 +251,26 @@ def build_cases():
                 "data:image/png;base64," + base64.b64encode(b"GIF89a").decode()):
         add(Case("not an image", post_json({**base, "sketch": url}), {400}))
 
-    # damaged images of every format, as files and as sketches
+    # damaged images of every format, as files, sketches and reference photos
     for name, data in image_files().items():
         add(Case(f"{name} intact", post_file(data), {200}))
-        for i in range(10):
+        add(Case(f"{name} intact reference", post_reference(data), {200}))
+        for i in range(14):
             bad = damaged(rng, data)
+            url = "data:image/png;base64," + base64.b64encode(bad).decode()
             if i < 7:
                 add(Case(f"{name} damaged file", post_file(bad), {200, 400, 413}))
-            else:
-                url = "data:image/png;base64," + base64.b64encode(bad).decode()
+            elif i < 10:
                 add(Case(f"{name} damaged sketch", post_json({**base, "sketch": url}),
                          {200, 400, 413}))
+            elif i < 12:
+                add(Case(f"{name} damaged reference", post_reference(bad), {200, 400, 413}))
+            else:
+                body = {**base, "method": methods[i % 2], "appearance": {"photo": url}}
+                add(Case(f"{name} damaged photo", post_json(body), {200, 400, 413}))
     for w, h in ((5000, 5000), (1, 10 ** 6), (2 ** 31 - 1, 2 ** 31 - 1), (0, 0)):
         add(Case("huge header", post_file(png_header_only(w, h)), {400, 413}))
+        add(Case("huge reference", post_reference(png_header_only(w, h)), {400, 413}))
 
     # huge numbers, non-finite ones, numbers beyond what Python parses
     prefix = json.dumps(base)[:-1].encode()
@@ -266,6 +308,8 @@ def build_cases():
     add(Case("over the limit", post_json(b"[" * 1000, length=limit + 1), {413}, half_close=True))
     add(Case("over the limit, file", post_file(b"x" * 1000, length=10 ** 12), {413}, half_close=True))
     add(Case("over the limit, sent", post_file(rng.randbytes(limit + 10)), {413}))
+    add(Case("over the limit, reference", post_reference(b"x" * 100, length=limit + 1), {413},
+             half_close=True))
     add(Case("longer than sent", post_json(json.dumps(base).encode(), length=len(json.dumps(base)) + 50),
              {400}, half_close=True))
     add(Case("shorter than sent", post_json(json.dumps(base).encode() + b"GARBAGE / HTTP/1.1\r\n\r\n",
@@ -360,8 +404,10 @@ def run_case(port, case):
 
 # ------------------------------------------------------------------ the test
 @pytest.fixture(scope="module")
-def fuzz_server(tiny_params):
-    proc = DrawProcess(tiny_params, "--max_upload_mb", str(MAX_MB))
+def fuzz_server(tmp_path_factory):
+    """Both methods, each with an appearance."""
+    proc = DrawProcess(make_look_params(tmp_path_factory), "--max_upload_mb", str(MAX_MB),
+                       sp_params=make_sp_params(tmp_path_factory))
     yield proc
     proc.close()
 
@@ -373,6 +419,10 @@ def test_fuzz(fuzz_server):
     good = post_json({"sketch": "data:image/png;base64," + base64.b64encode(
         png_bytes(face_sketch(128))).decode()})
     assert run_case(port, Case("warm-up", good, {200}))[1] == [200]     # kernels loaded
+    for method in ("deepfacedrawing", "sp_embedding"):
+        warm = post_json({"sketch": "data:image/png;base64," + base64.b64encode(
+            png_bytes(face_sketch(128))).decode(), "method": method, "appearance": {"seed": 1}})
+        assert run_case(port, Case("warm-up", warm, {200}))[1] == [200]
     time.sleep(0.2)
     fuzz_server.reset_peak()
     before = fuzz_server.memory_mb("VmRSS")

@@ -1,8 +1,11 @@
 """The drawing app's server (app/server.py, draw.py): every endpoint, good and
 bad input, several clients at once, who may ask, and what one request may
-cost. The server runs in a thread of this process on a free port, with a
-tiny random checkpoint folder; the tests of crashes and memory run
-`python draw.py` in a subprocess (Jittor imported, as a user runs it) to
+cost; both methods and their appearances. The servers run in a thread of
+this process on a free port: ``server`` with a tiny random DeepFaceDrawing
+checkpoint folder that has no appearance code and no sketch embedding,
+``both`` with a tiny DeepFaceDrawing model with an appearance code and a
+micro random sketch-embedding checkpoint. The tests of crashes and memory
+run `python draw.py` in a subprocess (Jittor imported, as a user runs it) to
 watch its exit status and its RSS."""
 
 import base64
@@ -32,6 +35,11 @@ from util.components import BOXES_512, PART_NAMES, PARTS
 
 MAX_MB = 1      # the test server's upload limit
 JSON = {"Content-Type": "application/json"}
+PNG = {"Content-Type": "image/png"}
+DFD, SP = "deepfacedrawing", "sp_embedding"
+# a sketch embedding small enough to be quick on a CPU (tests/test_sp_embedding.py's MICRO)
+SP_MICRO = ["--output_size", "32", "--style_dim", "64", "--encoder_width", "0.125",
+            "--encoder_size", "32", "--channel_max", "64", "--n_mlp", "2", "--break_layer", "4"]
 
 
 # ------------------------------------------------------------------ helpers
@@ -91,6 +99,22 @@ def load(server, data, ctype="image/png", headers=None):
     return call(server, "POST", "/api/load", data, headers={"Content-Type": ctype, **(headers or {})})
 
 
+def photo(seed=0, size=(160, 120)):
+    """A colourful stand-in for a photo: a smooth gradient of random colours."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w] / max(w, h)
+    arr = rng.uniform(0, 255, 3) + x[..., None] * rng.uniform(-255, 255, 3) \
+        + y[..., None] * rng.uniform(-255, 255, 3)
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
+def reference(server, data, ctype="image/png", headers=None):
+    """POST a photo file's bytes to /api/reference, as the page does."""
+    return call(server, "POST", "/api/reference", data,
+                headers={"Content-Type": ctype, **(headers or {})})
+
+
 def png_header_only(w, h):
     """A PNG that announces w x h gray pixels but holds only a few rows."""
     def chunk(kind, data):
@@ -111,9 +135,10 @@ class DrawProcess:
     of SIGSEGV), and it quits this process when a child of ours dies of a
     signal: `sh` stays between, and just exits with 128 + the signal."""
 
-    def __init__(self, params, *args):
+    def __init__(self, params, *args, sp_params=""):
         self.log = tempfile.TemporaryFile("w+")
-        command = [sys.executable, "draw.py", "--params", params, "--port", "0", "--no_warmup", *args]
+        command = [sys.executable, "draw.py", "--params", params, "--sp_params", sp_params,
+                   "--port", "0", "--no_warmup", *args]
         self.proc = subprocess.Popen(
             ["sh", "-c", 'ulimit -S -s 8192 2>/dev/null; "$@"', "sh", *command],
             cwd=ROOT, stdout=subprocess.PIPE, stderr=self.log, text=True, start_new_session=True)
@@ -186,13 +211,64 @@ class DrawProcess:
         self.log.close()
 
 
-# ------------------------------------------------------------------ the server
-@pytest.fixture(scope="module")
-def server(tiny_params):
+# ------------------------------------------------------------------ checkpoints
+_made = {}          # the checkpoints below, made once a session (other test files import them)
+
+
+def make_sp_params(factory):
+    """A micro random sketch-embedding folder (config.json names the method)."""
+    if "sp" not in _made:
+        out = str(factory.mktemp("sp_params"))
+        assert run_script("scripts/make_random_params.py",
+                          ["--method", SP, "--preset", "tiny", "--out", out, *SP_MICRO]) == 0
+        _made["sp"] = out
+    return _made["sp"]
+
+
+def make_look_params(factory):
+    """A tiny random DeepFaceDrawing folder with an 8-d appearance code.
+    Its modulations start at zero (a code changes nothing until trained):
+    they are set at random here, so that appearances show."""
+    if "look" not in _made:
+        out = str(factory.mktemp("look_params"))
+        assert run_script("scripts/make_random_params.py",
+                          ["--preset", "tiny", "--appearance_dim", "8", "--bank_size", "20",
+                           "--seed", "5", "--out", out]) == 0
+        from models import create_model
+        from models.layers import ModulatedInstanceNorm
+        from options.test_options import TestOptions
+        from util import jittor_env
+        opt = TestOptions().parse(["--params", out])
+        jittor_env.setup(opt.gpu)
+        jt = jittor_env.get_jittor()
+        combine = create_model("combine", opt).load(out)
+        rng = np.random.default_rng(5)
+        for module in combine.netG.modules():
+            if isinstance(module, ModulatedInstanceNorm):
+                shape = module.style.weight.shape
+                module.style.weight.update(jt.array(rng.normal(0, 0.5, shape).astype(np.float32)))
+        combine.save(out)
+        _made["look"] = out
+    return _made["look"]
+
+
+@pytest.fixture(scope="session")
+def sp_params(tmp_path_factory):
+    return make_sp_params(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def look_params(tmp_path_factory):
+    return make_look_params(tmp_path_factory)
+
+
+# ------------------------------------------------------------------ the servers
+def start_server(*argv):
+    """The app of ``draw.py ARGV`` served from a thread of this process."""
     from app.server import DEFAULT_MAX_PIXELS
     from options.draw_options import DrawOptions
-    opt = DrawOptions().parse(["--params", tiny_params, "--max_upload_mb", str(MAX_MB),
-                               "--port", "0", "--max_pixels", str(DEFAULT_MAX_PIXELS)])
+    opt = DrawOptions().parse([*argv, "--max_upload_mb", str(MAX_MB), "--port", "0",
+                               "--max_pixels", str(DEFAULT_MAX_PIXELS)])
     from util import jittor_env
     jittor_env.setup(opt.gpu)
     from app.server import AppServer, load_app, start_in_thread
@@ -200,9 +276,28 @@ def server(tiny_params):
     app.warm_up()
     srv = AppServer(app, opt.host, 0)
     start_in_thread(srv)
-    yield srv
+    return srv
+
+
+def stop_server(srv):
     srv.shutdown()
     srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def server(tiny_params):
+    """DeepFaceDrawing alone, without an appearance code."""
+    srv = start_server("--params", tiny_params, "--sp_params", "")
+    yield srv
+    stop_server(srv)
+
+
+@pytest.fixture(scope="module")
+def both(look_params, sp_params):
+    """DeepFaceDrawing with an appearance code, and the sketch embedding."""
+    srv = start_server("--params", look_params, "--sp_params", sp_params)
+    yield srv
+    stop_server(srv)
 
 
 # ------------------------------------------------------------------ page and files
@@ -238,7 +333,8 @@ def test_unknown_paths_are_404(server, path):
 @pytest.mark.parametrize("method,path,allowed", [
     ("GET", "/api/convert", "POST"), ("PUT", "/api/convert", "POST"),
     ("POST", "/api/info", "GET, HEAD"), ("DELETE", "/", "GET, HEAD"),
-    ("PATCH", "/api/load", "POST"), ("POST", "/static/app.js", "GET, HEAD")])
+    ("PATCH", "/api/load", "POST"), ("POST", "/static/app.js", "GET, HEAD"),
+    ("GET", "/api/reference", "POST")])
 def test_wrong_method_is_405(server, method, path, allowed):
     status, resp, body = call(server, method, path, body=b"" if method != "GET" else None)
     assert status == 405 and resp.getheader("Allow") == allowed
@@ -254,7 +350,8 @@ def test_info(server):
     assert {p["key"]: tuple(p["box"]) for p in info["parts"]} == BOXES_512
     assert info["genders"] == ["male", "female", "all"]
     assert info["k_max"] == 80                          # 40 male + 40 female latents
-    assert info["defaults"] == {"k": min(server.app.opt.k, 80), "gender": "all", "shadow": True,
+    assert info["defaults"] == {"method": DFD, "appearance": None,
+                                "k": min(server.app.opt.k, 80), "gender": "all", "shadow": True,
                                 "refine": {PART_NAMES[p]: 1.0 for p in PARTS}}
     assert "128x128" in info["model"] and info["max_upload_bytes"] == MAX_MB * 1024 * 1024
     from app.server import DEFAULT_MAX_PIXELS
@@ -277,6 +374,7 @@ def test_convert_gives_the_models_result(server):
     app = server.app
     with app.lock:
         ref = app.model.convert(sketch, 7, refine, "female", True)
+    assert out["method"] == DFD and out["appearance"] is None
     assert np.abs(image.astype(int) - ref["images"][0]).max() <= 1
     assert np.abs(shadow.astype(int) - ref["shadows"][0]).max() <= 1
 
@@ -376,6 +474,252 @@ def test_convert_rejects_malformed_json(server, body, message):
     status, _, out = call(server, "POST", "/api/convert", body,
                           headers={"Content-Type": "application/json"})
     assert status == 400 and message in out["error"]
+
+
+# ------------------------------------------------------------------ methods and appearance
+def test_info_lists_the_methods_and_their_appearance(server, both):
+    info = call(server, "GET", "/api/info")[2]
+    assert [m["name"] for m in info["methods"]] == [DFD, SP]
+    assert info["default_method"] == DFD and info["max_seed"] == 2 ** 32 - 1
+    dfd, sp = info["methods"]
+    assert dfd["available"] and dfd["title"] == "DeepFaceDrawing" and dfd["image_size"] == 128
+    assert dfd["appearance"] is False and "no appearance code" in dfd["appearance_note"]
+    assert dfd["settings"] == ["k", "refine", "gender"] and dfd["model"] == info["model"]
+    assert sp == {"name": SP, "title": "Sketch embedding", "available": False,
+                  "reason": "left out (draw.py --sp_params '')"}
+    info = call(both, "GET", "/api/info")[2]
+    dfd, sp = info["methods"]
+    assert dfd["available"] and dfd["appearance"] is True and "mean" in dfd["appearance_note"]
+    assert sp["available"] and sp["appearance"] is True and sp["image_size"] == 32
+    assert sp["settings"] == [] and "32x32" in sp["model"] and "stroke labels" in sp["model"]
+    assert "label" in sp["shadow"] and "shadow" in dfd["shadow"]
+
+
+def test_convert_with_each_method(both):
+    status, _, out = convert(both, method=DFD, k=3, shadow=True)
+    assert status == 200 and out["method"] == DFD and out["size"] == 128, out
+    assert decode_data_url(out["image"]).shape == (128, 128, 3)
+    assert decode_data_url(out["shadow"]).shape == (128, 128)
+    status, _, out = convert(both, method=SP, shadow=True, session="m", seq=3)
+    assert status == 200 and out["method"] == SP and out["size"] == 32, out
+    assert out["appearance"] is None and out["seq"] == 3 and out["notes"] == []
+    image, shadow = decode_data_url(out["image"]), decode_data_url(out["shadow"])
+    assert image.shape == (32, 32, 3) and shadow.shape == (512, 512, 3)
+    # the model's own result, and its label map in colour, spread around the strokes
+    from models.sp_embedding.inputs import colour_labels
+    app = both.app
+    with app.lock:
+        face, labels = app.methods[SP].model.convert_drawing(np.asarray(face_sketch()), seed=0)
+    assert np.array_equal(image, face)
+    stroke = labels > 0
+    assert stroke.any() and np.array_equal(shadow[stroke], colour_labels(labels)[stroke])
+    assert (shadow != 255).any(axis=2).sum() > 3 * stroke.sum()
+    assert (shadow[:20, :20] == 255).all()                  # far from any stroke: white
+    status, _, out = convert(both, method=SP, shadow=False)
+    assert status == 200 and out["shadow"] is None and out["image"] == data_url_of(image)
+    # the sketch embedding takes 512 sketches: others are padded and resized to that
+    rgba = Image.new("RGBA", (300, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(rgba).line([10, 10, 290, 190], fill=(0, 0, 0, 255), width=3)
+    status, _, out = call(both, "POST", "/api/convert", {"sketch": data_url(rgba), "method": SP})
+    assert status == 200 and out["notes"] == ["300x200 is not square: padded with white "
+                                              "and resized to 512x512"]
+
+
+def data_url_of(arr):
+    from util.png import encode_png
+    return "data:image/png;base64," + base64.b64encode(encode_png(arr)).decode()
+
+
+@pytest.mark.parametrize("method", [DFD, SP])
+def test_appearance_by_seed(both, method):
+    def image(appearance):
+        status, _, out = convert(both, method=method, appearance=appearance, shadow=False)
+        assert status == 200 and out["appearance"] == appearance, out
+        return decode_data_url(out["image"]).astype(int)
+
+    one, two, again = image({"seed": 1}), image({"seed": 2}), image({"seed": 1.0})
+    assert np.array_equal(one, again)                       # the same seed, the same face
+    assert np.abs(one - two).max() > 8                      # another seed, another look
+    assert np.abs(image({"seed": 2 ** 32 - 1}) - one).max() > 0
+    default = image(None)
+    if method == DFD:                                       # null: the mean appearance
+        assert np.abs(default - one).max() > 0
+        app = both.app
+        from data.sketch_io import fit_square
+        sketch = np.asarray(fit_square(face_sketch(), 128)[0])[None]
+        with app.lock:
+            codes = app.model.random_codes(1, 0, 1)
+            ref = app.model.convert(sketch, app.opt.k, None, "all", False, codes=codes)
+        assert np.abs(one - ref["images"][0]).max() <= 1
+    else:                                                   # null: seed 0
+        assert np.array_equal(default, image({"seed": 0}))
+
+
+def test_a_reference_photo_changes_the_face(both, tmp_path, monkeypatch):
+    import app.server as server_module
+    from data.sketch_io import reference_photo
+    decodes = []
+    real = server_module.decode_photo
+    monkeypatch.setattr(server_module, "decode_photo",
+                        lambda *a, **k: decodes.append(1) or real(*a, **k))
+    pic = photo(1, (160, 120))
+    status, _, out = reference(both, png_bytes(pic))
+    assert status == 200, out
+    token = out["token"]
+    assert len(token) == 32 and out["methods"] == [DFD, SP]
+    assert out["notes"] == ["the reference photo is 160x120, not square: its centre 120x120 "
+                            "is used"]
+    thumb = decode_data_url(out["thumbnail"])
+    assert thumb.shape == (96, 96, 3)
+    # what each method gets: for DeepFaceDrawing what demo.py makes of the file
+    path = str(tmp_path / "photo.png")
+    pic.save(path)
+    kept = both.app.references.get(token)
+    assert np.array_equal(kept.inputs[DFD], reference_photo(path, 128))
+    square = Image.fromarray(reference_photo(path, 120))
+    with both.app.lock:
+        sp_face, _ = both.app.methods[SP].model.convert_drawing(np.asarray(face_sketch()),
+                                                                reference=square)
+    for method in (DFD, SP):
+        def image(appearance):
+            status, _, out = convert(both, method=method, appearance=appearance, shadow=False)
+            assert status == 200, out
+            return out, decode_data_url(out["image"]).astype(int)
+
+        _, plain = image(None)
+        out, by_token = image({"reference": token})
+        assert out["appearance"] == {"reference": token} and out["notes"] == []
+        assert np.abs(by_token - plain).max() > 8
+        # the photo itself in the request: the same face, and its token for next time
+        out, inline = image({"photo": data_url(pic)})
+        assert out["appearance"] == {"reference": token} and np.array_equal(inline, by_token)
+        assert out["notes"] == ["the reference photo is 160x120, not square: its centre "
+                                "120x120 is used"]
+        out, other = image({"photo": data_url(photo(2))})
+        assert out["appearance"] != {"reference": token} and np.abs(other - by_token).max() > 0
+        if method == SP:
+            assert np.array_equal(by_token, sp_face)
+    assert len(decodes) == 2                   # each photo decoded once, however often sent
+    assert reference(both, png_bytes(pic))[2]["token"] == token and len(decodes) == 2
+
+
+def test_reference_photos_in_other_forms(both):
+    """EXIF orientation, transparency, 16 bits: read as the command line reads them."""
+    pic = photo(3, (90, 60))
+    rotated = png_bytes(pic.transpose(Image.Transpose.ROTATE_90), "JPEG", quality=95,
+                        exif=exif_orientation(8))
+    status, _, out = reference(both, rotated, "image/jpeg")
+    assert status == 200 and out["notes"][0].endswith("its centre 60x60 is used"), out
+    rgba = pic.convert("RGBA")
+    rgba.putalpha(0)                                   # fully transparent: white
+    status, _, out = reference(both, png_bytes(rgba))
+    assert status == 200 and (decode_data_url(out["thumbnail"]) == 255).all()
+    gray16 = Image.fromarray((np.arange(64 * 64, dtype=np.uint16) * 16).reshape(64, 64))
+    status, _, out = reference(both, png_bytes(gray16), "application/octet-stream")
+    assert status == 200 and decode_data_url(out["thumbnail"]).max() > 200      # scaled
+
+
+def exif_orientation(value):
+    exif = Image.Exif()
+    exif[0x0112] = value
+    return exif.tobytes()
+
+
+def test_a_reference_no_longer_kept_is_410(both):
+    status, _, out = convert(both, method=SP, appearance={"reference": "0" * 32})
+    assert status == 410 and "send it to /api/reference again" in out["error"], out
+
+
+def test_the_kept_references_are_bounded():
+    from app.server import REFERENCE_CACHE_BYTES, REFERENCES_KEPT, Reference, ReferenceCache
+
+    def ref(i, n=100):
+        return Reference(f"{i:032x}", {"m": np.zeros(n, np.uint8)}, b"x" * 10, [])
+
+    cache = ReferenceCache(kept=3, budget=1000)
+    for i in range(3):
+        cache.put(ref(i))
+    assert cache.get(f"{0:032x}") is not None              # 0 is now the most recent
+    cache.put(ref(3))
+    assert [t for t in map("{:032x}".format, range(4)) if cache.get(t)] == \
+        [f"{i:032x}" for i in (0, 2, 3)] and cache.nbytes == 330
+    cache.put(ref(4, 800))                                 # over the bytes: the oldest go
+    assert len(cache) == 2 and cache.nbytes == 920 and cache.get(f"{4:032x}")
+    cache.put(ref(5, 5000))                                # alone over the budget: kept alone
+    assert len(cache) == 1 and cache.get(f"{5:032x}")
+    # the server's bound: the photos of the largest models (DeepFaceDrawing 512 px, the
+    # authors' sketch embedding, 2 x 256 px) with a thumbnail, REFERENCES_KEPT of them
+    assert REFERENCES_KEPT * (2 * 512 * 512 * 3 + 96 * 96 * 3) <= REFERENCE_CACHE_BYTES
+    assert REFERENCE_CACHE_BYTES <= 64 << 20
+
+
+@pytest.mark.parametrize("method", [DFD, SP])
+@pytest.mark.parametrize("appearance,message", [
+    (3, '"appearance" must be null, {"seed": n}'),
+    ("seed", '"appearance" must be null'),
+    ([1], '"appearance" must be null'),
+    ({}, '"appearance" must be null'),
+    ({"seed": 1, "photo": "x"}, '"appearance" must be null'),
+    ({"colour": "red"}, '"appearance" must be null'),
+    ({"seed": -1}, "seed must be a whole number from 0 to 4294967295"),
+    ({"seed": 2 ** 32}, "seed must be a whole number from 0 to 4294967295"),
+    ({"seed": 1.5}, "seed must be a whole number"),
+    ({"seed": "1"}, "seed must be a whole number"),
+    ({"seed": True}, "seed must be a whole number"),
+    ({"seed": None}, "seed must be a whole number"),
+    ({"photo": ""}, "appearance photo must be a PNG/JPEG data URL"),
+    ({"photo": 5}, "appearance photo must be"),
+    ({"photo": "%%%"}, "'appearance photo' is not valid base64"),
+    ({"photo": "data:image/png,abc"}, "without base64"),
+    ({"photo": base64.b64encode(b"no picture").decode()}, "the reference photo is not an image"),
+    ({"photo": base64.b64encode(png_bytes(photo())[:300]).decode()}, "damaged image"),
+    ({"reference": "abc"}, "must be a token from /api/reference"),
+    ({"reference": "0" * 31 + "G"}, "must be a token from /api/reference"),
+    ({"reference": 7}, "must be a token from /api/reference"),
+])
+def test_bad_appearance_fields_are_400(both, method, appearance, message):
+    status, _, out = convert(both, method=method, appearance=appearance, shadow=False)
+    assert status == 400 and message in out["error"], out
+
+
+@pytest.mark.parametrize("method,message", [
+    ("nothing", "method must be one of deepfacedrawing, sp_embedding, got \"nothing\""),
+    (1, "method must be one of"), (None, "method must be one of"), ([SP], "method must be one of"),
+])
+def test_bad_methods_are_400(both, method, message):
+    status, _, out = convert(both, method=method)
+    assert status == 400 and message in out["error"], out
+
+
+def test_photos_over_the_limits(both):
+    wide = Image.new("RGB", (6000, 10), (200, 100, 50))                 # a few KB
+    status, _, out = reference(both, png_bytes(wide))
+    assert status == 413 and "6000x10" in out["error"] and "--max_pixels" in out["error"]
+    status, _, out = convert(both, method=SP, appearance={"photo": data_url(wide)})
+    assert status == 413 and "the reference photo is too large" in out["error"]
+    status, _, out = reference(both, png_header_only(5000, 5000))
+    assert status == 413
+    status, _, out = reference(both, b"")
+    assert status == 400 and "is empty" in out["error"]
+    status, _, out = reference(both, os.urandom(MAX_MB * 1024 * 1024 + 10))
+    assert status == 413 and "--max_upload_mb" in out["error"]
+
+
+def test_a_model_without_appearance_code_refuses_appearance(server):
+    for appearance in ({"seed": 1}, {"photo": data_url(photo())}, {"reference": "0" * 32},
+                       {"seed": "bad"}, "anything"):
+        status, _, out = convert(server, appearance=appearance)
+        assert status == 400 and "has no appearance code" in out["error"], (appearance, out)
+        assert '"appearance": null' in out["error"]
+    status, _, out = reference(server, png_bytes(photo()))
+    assert status == 400 and "no model here takes an appearance photo" in out["error"], out
+    assert convert(server, appearance=None)[0] == 200
+
+
+def test_a_method_not_offered_is_400(server):
+    status, _, out = convert(server, method=SP)
+    assert status == 400 and "sp_embedding is not available here" in out["error"], out
+    assert "--sp_params" in out["error"]
 
 
 # ------------------------------------------------------------------ size limits
@@ -503,6 +847,8 @@ def test_posts_of_other_pages_are_refused(server, headers):
         assert status == 403 and "other sites" in out["error"], (ctype, out)
     status, _, out = load(server, png_bytes(face_sketch()), headers=headers)
     assert status == 403
+    status, _, out = reference(server, png_bytes(photo()), headers=headers)
+    assert status == 403 and "other sites" in out["error"], out
 
 
 def test_posts_of_the_page_itself_are_accepted(server):
@@ -536,9 +882,10 @@ def test_convert_json_types(server, ctype):
     assert status == 200, out
 
 
+@pytest.mark.parametrize("path", ["/api/load", "/api/reference"])
 @pytest.mark.parametrize("ctype", SIMPLE_TYPES + ["application/json", "image/", "image/png, text/plain"])
-def test_load_refuses_types_other_sites_may_send(server, ctype):
-    status, _, out = call(server, "POST", "/api/load", png_bytes(face_sketch()),
+def test_load_refuses_types_other_sites_may_send(both, ctype, path):
+    status, _, out = call(both, "POST", path, png_bytes(face_sketch()),
                           headers={"Content-Type": ctype} if ctype else {})
     assert status == 415 and "image/* or application/octet-stream" in out["error"], out
 
@@ -553,9 +900,12 @@ def test_load_takes_image_types(server, ctype):
 def test_the_page_sends_the_types_the_server_takes():
     js = open(os.path.join(ROOT, "app", "static", "app.js"), encoding="utf-8").read()
     convert_call = js[js.index('fetch("api/convert"'):][:200]
-    load_call = js[js.index('fetch("api/load"'):][:200]
     assert '"Content-Type": "application/json"' in convert_call
-    assert '"Content-Type": type' in load_call and '"application/octet-stream"' in js
+    for path in ("api/load", "api/reference"):
+        call_text = js[js.index(f'fetch("{path}"'):][:200]
+        assert '"Content-Type": imageType(file)' in call_text, path
+    image_type = js[js.index("function imageType(file)"):][:500]
+    assert '"application/octet-stream"' in image_type
 
 
 # ------------------------------------------------------------------ nesting
@@ -599,9 +949,10 @@ def test_brackets_in_strings_do_not_count(server):
 
 # ------------------------------------------------------------------ draw.py, as users run it
 @pytest.fixture(scope="module")
-def draw_server(tiny_params):
+def draw_server(tiny_params, sp_params):
     from app.server import DEFAULT_MAX_PIXELS
-    proc = DrawProcess(tiny_params, "--max_upload_mb", "10", "--max_pixels", str(DEFAULT_MAX_PIXELS))
+    proc = DrawProcess(tiny_params, "--max_upload_mb", "10", "--max_pixels", str(DEFAULT_MAX_PIXELS),
+                       sp_params=sp_params)
     yield proc
     proc.close()
 
@@ -655,16 +1006,18 @@ def big_transparent_png(side):
 
 
 def test_simultaneous_big_uploads_take_bounded_memory(draw_server):
-    """8 uploads of the largest image accepted, at once: the server decodes
-    them within a memory budget (two at a time at this size) and flattens
-    alpha in bands, so its peak RSS grows by less than 500 MB (it was
-    ~300 MB per image, all 8 at once: 2.2 GB)."""
+    """8 uploads of the largest image accepted, at once (sketch files,
+    sketches and reference photos): the server decodes them within a memory
+    budget (two at a time at this size) and flattens alpha in bands, so its
+    peak RSS grows by less than 500 MB (it was ~300 MB per image, all 8 at
+    once: 2.2 GB)."""
     info = call(draw_server, "GET", "/api/info")[2]
     side = info.get("max_side", 4096)
     data = big_transparent_png(side)
     sketch = {"sketch": "data:image/png;base64," + base64.b64encode(data).decode(), "shadow": False}
     # the same paths once, small: Jittor's kernels and memory pool are loaded then, not measured
     assert load(draw_server, png_bytes(face_sketch()))[0] == 200
+    assert reference(draw_server, png_bytes(photo()))[0] == 200
     for _ in range(2):
         small = {"sketch": data_url(face_sketch(128)), "shadow": False}
         assert call(draw_server, "POST", "/api/convert", small)[0] == 200
@@ -676,6 +1029,8 @@ def test_simultaneous_big_uploads_take_bounded_memory(draw_server):
     def send(i):
         if i % 2:
             return call(draw_server, "POST", "/api/convert", sketch)
+        if i % 4 == 2:
+            return reference(draw_server, data)
         return load(draw_server, data)
 
     with ThreadPoolExecutor(8) as pool:
@@ -684,9 +1039,12 @@ def test_simultaneous_big_uploads_take_bounded_memory(draw_server):
     peak = draw_server.memory_mb("VmHWM")
     print(f"\n8 x {side}x{side} RGBA PNG ({len(data) // 1024} KB) at once: RSS {before:.0f} MB "
           f"-> peak {peak:.0f} MB (+{peak - before:.0f} MB), {seconds:.1f} s")
-    for status, _, out in answers:
+    for i, (status, _, out) in enumerate(answers):
         assert status == 200, out
-        assert out["notes"][0].startswith(f"{side}x{side} resized")
+        if i % 4 == 2:                                  # a square photo: kept whole
+            assert out["notes"] == [] and out["methods"] == [SP]
+        else:
+            assert out["notes"][0].startswith(f"{side}x{side} resized")
     assert peak - before < 500
     assert call(draw_server, "GET", "/api/info")[0] == 200
 
@@ -753,22 +1111,28 @@ def test_several_clients_at_once(server):
     assert sorted(results) == [200] * 6 + [400] * 3
 
 
-def test_a_newer_request_of_the_same_page_supersedes_a_waiting_one(server):
-    app = server.app
+@pytest.mark.parametrize("which,methods", [("server", (DFD, DFD)), ("both", (DFD, SP)),
+                                           ("both", (SP, SP))])
+def test_a_newer_request_of_the_same_page_supersedes_a_waiting_one(request, which, methods):
+    """Whichever method each asks for: the models share one lock and the
+    page's request numbers."""
+    srv = request.getfixturevalue(which)
+    app = srv.app
+    page = f"page-{which}-{'-'.join(methods)}"
     out = {}
 
     def send(seq):
-        out[seq] = convert(server, session="page-1", seq=seq, shadow=False)[0]
+        out[seq] = convert(srv, method=methods[seq - 1], session=page, seq=seq, shadow=False)[0]
 
-    with app.lock:                       # the model is busy: both requests wait
+    with app.lock:                       # the models are busy: both requests wait
         first = threading.Thread(target=send, args=(1,))
         first.start()
         deadline = time.time() + 30
-        while app._latest.get("page-1") != 1 and time.time() < deadline:
+        while app._latest.get(page) != 1 and time.time() < deadline:
             time.sleep(0.01)
         second = threading.Thread(target=send, args=(2,))
         second.start()
-        while app._latest.get("page-1") != 2 and time.time() < deadline:
+        while app._latest.get(page) != 2 and time.time() < deadline:
             time.sleep(0.01)
     first.join(60)
     second.join(60)
@@ -796,7 +1160,8 @@ def test_a_request_whose_browser_hung_up_is_not_computed(server, monkeypatch):
 
 # ------------------------------------------------------------------ draw.py
 def test_draw_py_reports_missing_checkpoints(tmp_path, capsys):
-    rc = run_script("draw.py", ["--params", str(tmp_path / "nothing"), "--preset", "tiny"])
+    rc = run_script("draw.py", ["--params", str(tmp_path / "nothing"), "--preset", "tiny",
+                                "--sp_params", ""])
     assert rc == 2 and "checkpoint folder" in capsys.readouterr().err
 
 
@@ -808,7 +1173,7 @@ def test_draw_py_reports_missing_checkpoints(tmp_path, capsys):
 def test_draw_options_are_checked(argv, message, capsys):
     from options.draw_options import DrawOptions
     with pytest.raises(SystemExit) as exc:
-        DrawOptions().parse(["--preset", "tiny"] + argv)
+        DrawOptions().parse(["--preset", "tiny", "--sp_params", ""] + argv)
     assert exc.value.code == 2 and message in capsys.readouterr().err
 
 
@@ -828,12 +1193,14 @@ def test_draw_py_prints_its_address_and_warns_off_loopback(tiny_params, monkeypa
         raise KeyboardInterrupt
 
     monkeypatch.setattr(server_module.AppServer, "serve_forever", serve_forever)
-    rc = run_script("draw.py", ["--params", tiny_params, "--port", "0", "--no_warmup"])
+    rc = run_script("draw.py", ["--params", tiny_params, "--sp_params", "", "--port", "0",
+                                "--no_warmup"])
     out = capsys.readouterr()
     assert rc == 0 and f"DeepFaceDrawing app: {seen['url']}" in out.out
+    assert [m["available"] for m in seen["info"]["methods"]] == [True, False]
     assert seen["url"].startswith("http://127.0.0.1:") and "warning" not in out.err
-    rc = run_script("draw.py", ["--params", tiny_params, "--port", "0", "--no_warmup",
-                                "--host", "0.0.0.0"])
+    rc = run_script("draw.py", ["--params", tiny_params, "--sp_params", "", "--port", "0",
+                                "--no_warmup", "--host", "0.0.0.0"])
     out = capsys.readouterr()
     assert rc == 0 and "warning: listening on 0.0.0.0" in out.err
     assert "DeepFaceDrawing app: http://127.0.0.1:" in out.out
@@ -844,6 +1211,77 @@ def test_draw_py_reports_a_busy_port(tiny_params, capsys):
         s.bind(("127.0.0.1", 0))
         s.listen(1)
         port = s.getsockname()[1]
-        rc = run_script("draw.py", ["--params", tiny_params, "--port", str(port), "--no_warmup"])
+        rc = run_script("draw.py", ["--params", tiny_params, "--sp_params", "", "--port",
+                                    str(port), "--no_warmup"])
     err = capsys.readouterr().err
     assert rc == 2 and f"cannot listen on 127.0.0.1:{port}" in err and "--port 0" in err
+
+
+def test_draw_py_offers_the_sketch_embedding(tiny_params, sp_params, monkeypatch, capsys):
+    import app.server as server_module
+    seen = {}
+
+    def serve_forever(self, poll_interval=0.5):
+        seen["info"] = self.app.info()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(server_module.AppServer, "serve_forever", serve_forever)
+    rc = run_script("draw.py", ["--params", tiny_params, "--sp_params", sp_params, "--port", "0",
+                                "--no_warmup"])
+    err = capsys.readouterr().err
+    assert rc == 0 and f"sp_embedding from {sp_params} (32x32)" in err, err
+    assert [m["available"] for m in seen["info"]["methods"]] == [True, True]
+    assert "Sketch embedding: " in err and "stopped." in err
+
+
+def test_draw_options_find_the_sketch_embedding(tiny_params, sp_params, tmp_path, monkeypatch):
+    import options.draw_options as draw_options
+    from options.draw_options import DrawOptions
+    monkeypatch.setattr(draw_options, "DEFAULT_SP_PARAMS", str(tmp_path / "absent"))
+    opt = DrawOptions().parse(["--params", tiny_params])
+    assert opt.sp_opt is None and opt.sp_params == ""
+    assert "params/sp_embedding does not exist" in opt.sp_missing
+    monkeypatch.setattr(draw_options, "DEFAULT_SP_PARAMS", sp_params)     # the bundled folder
+    opt = DrawOptions().parse(["--params", tiny_params])
+    sp = opt.sp_opt
+    assert opt.sp_params == sp_params and sp.method == SP and sp.params == sp_params
+    assert (sp.output_size, sp.encoder_size, sp.style_dim) == (32, 32, 64)     # its config.json
+    assert DrawOptions().parse(["--params", tiny_params, "--sp_params", ""]).sp_opt is None
+    pt = str(tmp_path / "model.pt")                                       # the authors' format
+    assert run_script("scripts/make_random_params.py",
+                      ["--method", SP, "--preset", "tiny", "--out", pt, *SP_MICRO]) == 0
+    sp = DrawOptions().parse(["--params", tiny_params, "--sp_params", pt]).sp_opt
+    assert sp.method == SP and (sp.output_size, sp.encoder_size) == (32, 32)
+
+
+@pytest.mark.parametrize("which,message", [
+    ("absent", "nothing: not found"),
+    ("dfd", "holds a deepfacedrawing checkpoint"),
+    ("no config", "has no config.json"),
+    ("sp as --params", "--params is the DeepFaceDrawing checkpoint"),
+])
+def test_draw_options_check_the_checkpoints(which, message, tiny_params, sp_params, tmp_path,
+                                            capsys):
+    from options.draw_options import DrawOptions
+    argv = {"absent": ["--params", tiny_params, "--sp_params", str(tmp_path / "nothing")],
+            "dfd": ["--params", tiny_params, "--sp_params", tiny_params],
+            "no config": ["--params", tiny_params, "--sp_params", str(tmp_path)],
+            "sp as --params": ["--params", sp_params, "--sp_params", ""]}[which]
+    with pytest.raises(SystemExit) as exc:
+        DrawOptions().parse(argv)
+    assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl_c", "sigterm"])
+def test_draw_py_stops_cleanly(tiny_params, sig):
+    """Ctrl+C (SIGINT) or SIGTERM: "stopped." and exit 0, not Jittor's own
+    'Caught SIGINT, quick exit' (exit 1) or a signal death (143)."""
+    proc = DrawProcess(tiny_params)
+    try:
+        os.kill(proc.pid, sig)
+        proc.proc.wait(30)
+        assert proc.exit_status() == 0, proc.stderr()
+        err = proc.stderr()
+        assert err.rstrip().endswith("stopped.") and "quick exit" not in err
+    finally:
+        proc.close()

@@ -1,5 +1,8 @@
-// The DeepFaceDrawing drawing page: a 512x512 sketch canvas, the generated
-// face next to it, updated while you draw. Plain JavaScript, no libraries.
+// The drawing page: a 512x512 sketch canvas, the generated face next to it,
+// updated while you draw, by DeepFaceDrawing or the sketch embedding (the
+// methods /api/info offers), with an appearance: the model's default, a
+// random draw ("new appearance") or a reference photo. Plain JavaScript, no
+// libraries.
 "use strict";
 
 (() => {
@@ -16,6 +19,7 @@
   const boxesCanvas = $("boxes");
   const statusEl = $("status");
   const cursor = $("cursor");
+  const DFD = "deepfacedrawing";
 
   const state = {
     info: null,
@@ -29,6 +33,10 @@
     timer: null,
     latency: 400,           // ms, the last round trip (paces updates during strokes)
     resultUrl: null,
+    method: DFD,            // the method in use (a name from info.methods)
+    look: null,             // the appearance: null (the model's default), {seed} or {ref}
+    nextSeed: 1,            // "new appearance" draws this seed next
+    refUploads: 0,          // re-uploads of the reference photo after a 410 (bounded)
     session: (crypto.randomUUID ? crypto.randomUUID()
               : String(Math.random()).slice(2) + String(Date.now())),
   };
@@ -52,6 +60,10 @@
   function gender() {
     const checked = document.querySelector('input[name="gender"]:checked');
     return checked ? checked.value : "all";
+  }
+
+  function methodInfo(name = state.method) {
+    return state.info.methods.find((m) => m.name === name);
   }
 
   function showValue(input) {
@@ -230,7 +242,8 @@
     state.inflight = ctrl;
     const wantShadow = $("show-shadow").checked;
     const body = JSON.stringify({
-      sketch: sketchDataUrl(), k: Number($("k").value), refine: refineValues(),
+      sketch: sketchDataUrl(), method: state.method, appearance: appearanceField(),
+      k: Number($("k").value), refine: refineValues(),
       gender: gender(), shadow: wantShadow, session: state.session, seq,
     });
     setStatus(state.drawing ? "Drawing\u2026" : "Updating\u2026", "busy");
@@ -242,6 +255,12 @@
       const data = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
       if (seq !== state.sentSeq) return;            // a newer request is on its way
       if (response.status === 409) return;          // superseded on the server
+      if (response.status === 410 && state.look && state.look.ref) {
+        // the server no longer keeps the reference photo: send it again, then retry
+        if (state.refUploads++ < 2 && await resendReference()) schedule(0);
+        else setStatus("Error: " + data.error, "error");
+        return;
+      }
       if (!response.ok) {
         setStatus("Error: " + (data.error || `HTTP ${response.status}`), "error");
         return;
@@ -259,11 +278,14 @@
   function show(data, seq, wantShadow) {
     if (seq <= state.shownSeq) return;
     state.shownSeq = seq;
+    state.refUploads = 0;
     resultImg.src = data.image;
     state.resultUrl = data.image;
     resultImg.dataset.version = String(Number(resultImg.dataset.version) + 1);
     $("save-result").disabled = false;
     if (data.shadow) shadowImg.src = data.shadow;
+    const m = methodInfo(data.method);
+    $("result-method").textContent = m ? `${m.title}, ${data.size}\u00d7${data.size}` : "";
     shadowImg.hidden = !(wantShadow && $("show-shadow").checked);
     const notes = (data.notes || []).length ? " \u2014 " + data.notes.join("; ") : "";
     if (state.drawing) setStatus("Drawing\u2026", "busy");
@@ -296,20 +318,11 @@
   }
 
   async function loadFile(file) {
-    if (!file) return;
-    const limit = state.info ? state.info.max_upload_bytes : Infinity;
-    if (file.size > limit) {
-      setStatus(`Error: ${file.name} is too large (${(file.size / 1048576).toFixed(1)} MB; ` +
-                `the limit is ${(limit / 1048576).toFixed(0)} MB)`, "error");
-      return;
-    }
+    if (!file || tooLarge(file)) return;
     setStatus(`Loading ${file.name}\u2026`, "busy");
     try {
-      // The server takes image/* or application/octet-stream only (types a page of another
-      // site cannot send without a preflight); a file the browser has no type for has none.
-      const type = /^image\/[a-z0-9.+-]+$/i.test(file.type) ? file.type : "application/octet-stream";
       const response = await fetch("api/load", {
-        method: "POST", headers: { "Content-Type": type }, body: file,
+        method: "POST", headers: { "Content-Type": imageType(file) }, body: file,
       });
       const data = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
       if (!response.ok) {
@@ -330,6 +343,151 @@
     } catch (err) {
       setStatus("The app's server cannot be reached: is draw.py still running?", "error");
     }
+  }
+
+  // ------------------------------------------------------------ appearance
+  // A reference photo goes to /api/reference once; the server keeps it (a
+  // bounded cache) and every conversion names it by its token. When the
+  // server has dropped it (410) the page sends the file again.
+  function appearanceField() {
+    const look = state.look;
+    if (!look || !methodInfo().appearance) return null;
+    return look.ref ? { reference: look.ref.token } : { seed: look.seed };
+  }
+
+  function describeLook(m) {
+    const note = m.appearance_note;
+    if (!m.appearance) return note.charAt(0).toUpperCase() + note.slice(1) + ".";
+    const look = state.look;
+    if (look && look.ref) {
+      const notes = look.ref.notes.length ? " (its centre square)" : "";
+      return `Appearance from ${look.ref.name}${notes}.`;
+    }
+    if (look) return `Random appearance, seed ${look.seed}.`;
+    return m.name === DFD ? "The mean appearance." : "Random appearance, seed 0.";
+  }
+
+  function updateAppearance() {
+    const m = methodInfo();
+    const ok = Boolean(m.appearance);
+    const box = $("appearance");
+    box.classList.toggle("disabled", !ok);
+    const why = ok ? "" : `Not available: ${m.appearance_note}`;
+    box.title = why;
+    $("new-appearance").disabled = !ok;
+    $("new-appearance").title = ok ? "A new random appearance (N)" : why;
+    $("ref-file").disabled = !ok;
+    $("ref-pick").title = ok ? "Load a reference photo: the face takes its appearance" : why;
+    const ref = state.look && state.look.ref;
+    const thumb = $("ref-thumb");
+    if (ref) thumb.src = ref.thumbnail;
+    else thumb.removeAttribute("src");
+    thumb.hidden = !ref;
+    $("ref-empty").hidden = Boolean(ref);
+    $("ref-slot").classList.toggle("filled", Boolean(ref));
+    $("ref-remove").hidden = !ref;
+    $("ref-remove").disabled = !ok;
+    $("appearance-state").textContent = describeLook(m);
+  }
+
+  function newAppearance() {
+    if (!methodInfo().appearance) return;
+    state.look = { seed: state.nextSeed++ };
+    updateAppearance();
+    schedule(0);
+  }
+
+  function imageType(file) {
+    // The server takes image/* or application/octet-stream only (types a page of another
+    // site cannot send without a preflight); a file the browser has no type for has none.
+    return /^image\/[a-z0-9.+-]+$/i.test(file.type) ? file.type : "application/octet-stream";
+  }
+
+  function tooLarge(file) {
+    const limit = state.info ? state.info.max_upload_bytes : Infinity;
+    if (file.size <= limit) return false;
+    setStatus(`Error: ${file.name} is too large (${(file.size / 1048576).toFixed(1)} MB; ` +
+              `the limit is ${(limit / 1048576).toFixed(0)} MB)`, "error");
+    return true;
+  }
+
+  async function uploadReference(file) {
+    const response = await fetch("api/reference", {
+      method: "POST", headers: { "Content-Type": imageType(file) }, body: file,
+    });
+    const data = await response.json().catch(() => ({ error: `HTTP ${response.status}` }));
+    if (!response.ok) throw new Error(`${file.name}: ${data.error || "HTTP " + response.status}`);
+    return data;
+  }
+
+  async function loadReference(file) {
+    if (!file || tooLarge(file)) return;
+    setStatus(`Loading ${file.name}\u2026`, "busy");
+    try {
+      const data = await uploadReference(file);
+      state.look = { ref: { token: data.token, thumbnail: data.thumbnail, notes: data.notes,
+                            name: file.name, file } };
+      updateAppearance();
+      schedule(0);
+    } catch (err) {
+      setStatus(err instanceof TypeError
+        ? "The app's server cannot be reached: is draw.py still running?"
+        : "Error: " + err.message, "error");
+    }
+  }
+
+  async function resendReference() {
+    const ref = state.look && state.look.ref;
+    if (!ref) return false;
+    try {
+      const data = await uploadReference(ref.file);
+      ref.token = data.token;
+      return true;
+    } catch (err) {
+      return false;
+    }
+  }
+
+  function removeReference() {
+    state.look = null;
+    updateAppearance();
+    schedule(0);
+  }
+
+  // ------------------------------------------------------------ methods
+  function addMethods(info) {
+    const box = $("methods");
+    for (const m of info.methods) {
+      const label = document.createElement("label");
+      const input = document.createElement("input");
+      Object.assign(input, { type: "radio", name: "method", value: m.name });
+      input.id = "method-" + m.name;
+      input.disabled = !m.available;
+      label.title = m.available ? m.model : `Not available: ${m.reason}`;
+      label.classList.toggle("disabled", !m.available);
+      label.append(input, " " + m.title);
+      box.append(label);
+      input.addEventListener("change", () => selectMethod(m.name, true));
+    }
+  }
+
+  function selectMethod(name, fromUser) {
+    state.method = name;
+    const m = methodInfo();
+    for (const input of document.querySelectorAll('input[name="method"]')) {
+      input.checked = input.value === name;
+    }
+    document.body.dataset.method = name;
+    $("model").textContent = m.model;
+    $("method-hint").textContent = name === DFD
+      ? "Component embedding, projection onto faces the model has seen, synthesis."
+      : "Stroke labels, pSp encoders, a StyleGAN2 generator.";
+    $("dfd-settings").hidden = !m.settings.length;
+    $("shadow-label").textContent = name === DFD ? "Shadow guidance" : "Stroke labels";
+    $("shadow-toggle").title = m.shadow;
+    shadowImg.removeAttribute("src");              // the other method's: it does not fit
+    updateAppearance();
+    if (fromUser) schedule(0);
   }
 
   // ------------------------------------------------------------ overlays
@@ -377,6 +535,12 @@
       ev.target.value = "";
     });
     $("save-sketch").addEventListener("click", saveSketch);
+    $("ref-file").addEventListener("change", (ev) => {
+      loadReference(ev.target.files[0]);
+      ev.target.value = "";
+    });
+    $("ref-remove").addEventListener("click", removeReference);
+    $("new-appearance").addEventListener("click", newAppearance);
     $("save-result").addEventListener("click", () => {
       if (state.resultUrl) download(state.resultUrl, "face.png");
     });
@@ -426,6 +590,8 @@
         setTool("pen");
       } else if (key === "e") {
         setTool("eraser");
+      } else if (key === "n") {
+        newAppearance();
       } else if (key === "[" || key === "]") {
         const input = $(state.tool === "eraser" ? "eraser-size" : "pen-size");
         const step = state.tool === "eraser" ? 4 : 1;
@@ -447,7 +613,7 @@
       return;
     }
     const info = state.info;
-    $("model").textContent = info.model;
+    addMethods(info);
     addPartSliders(info);
     const k = $("k");
     k.max = String(Math.min(info.k_max, 100));
@@ -457,6 +623,7 @@
       radio.checked = radio.value === info.defaults.gender;
     }
     drawBoxes(info.parts);
+    selectMethod(info.default_method, false);
     document.body.dataset.ready = "true";
     setStatus("Draw a face on the left; the face on the right follows.");
     send();                                          // the empty sketch: an average face and its shadow
