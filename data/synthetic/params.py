@@ -8,9 +8,10 @@ the order in which a face is drawn from a random generator.
 
 from dataclasses import dataclass, asdict
 
+from util.components import GENDERS  # noqa: F401  (re-exported: part of this package's API)
+
 from . import sampling as S
 
-GENDERS = ("male", "female")
 HAIR_STYLES = ("short", "buzz", "bald", "fringe", "bob", "long", "bun",
                "wavy", "curly", "ponytail", "parted")
 FACIAL_HAIR = ("none", "stubble", "moustache", "goatee", "beard")
