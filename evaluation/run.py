@@ -208,6 +208,10 @@ def main(argv=None):
     if model.has_appearance and opt.looks and sets[0].parsing is not None:
         results["appearance"], look_images = appearance_metrics(convert, sets[0],
                                                                 produced["clean"], opt.looks)
+        if not opt.no_images:               # OUTPUT/looks/<kind>/<face>.png
+            for kind, images in look_images.items():
+                for name, image in zip(sets[0].names, images):
+                    save_png(os.path.join(opt.results_dir, "looks", kind, f"{name}.png"), image)
     bar.close()
     if "rough" in produced and "clean" in produced:
         # robustness without a target: how far the rough sketch's face is from the clean one's
