@@ -88,7 +88,8 @@ def test_evaluate_is_deterministic_and_complete(tiny_params, tmp_path):
 def test_evaluate_reports_a_missing_folder(tmp_path, capsys):
     assert run_script("scripts/evaluate.py", ["--params", str(tmp_path / "none")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and str(tmp_path / "none") in err[0]
+    assert err[0].startswith("evaluate: ")           # how it runs, at once
+    assert len(err) == 2 and err[1].startswith("error: ") and str(tmp_path / "none") in err[1]
 
 
 def test_run_ablations_fills_every_row(tmp_path):
