@@ -4,9 +4,30 @@ The order of epoch e is a permutation seeded by (seed, e) and the
 augmentation of sample i in epoch e by (seed, e, i), so a resumed run sees
 exactly the batches an uninterrupted one would. Under MPI each process takes
 every world-th sample of the same order.
+
+Semantic samples (``Sample.semantic``, ``Sample.parsing``) come in the batch
+as ``semantic`` and ``parsing`` (None when the dataset has none), shifted
+with the sketch and the photo (by the same fraction of their side when their
+sizes differ) and, when flipped, with their left / right classes swapped
+(the mirror image of a left eye is a right eye).
 """
 
 import numpy as np
+
+# Left / right class pairs swapped by a horizontal flip.
+EDGE_MIRROR_PAIRS = ((1, 2), (4, 5), (11, 12))          # eyes, brows, ears (22-class edges)
+PARSING_MIRROR_PAIRS = ((4, 5), (6, 7), (8, 9))         # l/r eye, brow, ear (CelebAMask-HQ)
+
+
+def mirror_table(pairs):
+    lut = np.arange(256, dtype=np.uint8)
+    for a, b in pairs:
+        lut[a], lut[b] = b, a
+    return lut
+
+
+EDGE_MIRROR = mirror_table(EDGE_MIRROR_PAIRS)
+PARSING_MIRROR = mirror_table(PARSING_MIRROR_PAIRS)
 
 
 def shift_image(img, dx, dy, fill):
@@ -25,24 +46,40 @@ def shift_image(img, dx, dy, fill):
     return out
 
 
-def augment(sketch, photo, rng, jitter=0, flip=False, clean=None):
+def augment(sketch, photo, rng, jitter=0, flip=False, clean=None, semantic=None, parsing=None):
     """Small random translation (the same for sketch, photo and clean
     sketch) and optional horizontal flip. A flip mirrors the face, so the
     left eye's strokes move to the right eye's box: only use it when that
-    is what you want. Returns (sketch, photo, clean)."""
+    is what you want. Returns (sketch, photo, clean), or with ``semantic``
+    or ``parsing`` given (sketch, photo, clean, semantic, parsing): label
+    maps shift with 0 / the edge filling, and swap left and right classes
+    when flipped."""
+    labelled = semantic is not None or parsing is not None
     if jitter:
         dx, dy = (int(v) for v in rng.integers(-jitter, jitter + 1, size=2))
+        ref = sketch.shape[0]
+
+        def move(a, fill):
+            if a is None:
+                return None
+            f = a.shape[0] / ref
+            return shift_image(a, int(round(dx * f)), int(round(dy * f)), fill)
         sketch = shift_image(sketch, dx, dy, 255)
-        clean = shift_image(clean, dx, dy, 255) if clean is not None else None
-        if photo is not None:
-            photo = shift_image(photo, dx, dy, "edge")
+        clean = move(clean, 255)
+        photo = move(photo, "edge")
+        semantic = move(semantic, 0)
+        parsing = move(parsing, "edge")
     if flip and rng.random() < 0.5:
         sketch = sketch[:, ::-1]
         clean = clean[:, ::-1] if clean is not None else None
         photo = photo[:, ::-1] if photo is not None else None
+        semantic = EDGE_MIRROR[semantic[:, ::-1]] if semantic is not None else None
+        parsing = PARSING_MIRROR[parsing[:, ::-1]] if parsing is not None else None
 
     def c(a):
         return np.ascontiguousarray(a) if a is not None else None
+    if labelled:
+        return c(sketch), c(photo), c(clean), c(semantic), c(parsing)
     return c(sketch), c(photo), c(clean)
 
 
@@ -72,16 +109,25 @@ class BatchLoader:
         per_step = self.batch_size * self.world
         for it in range(start, len(self)):
             chunk = order[it * per_step:(it + 1) * per_step][self.rank::self.world]
-            sketches, photos, genders, cleans = [], [], [], []
+            sketches, photos, genders, cleans, semantics, parsings = [], [], [], [], [], []
             for i in chunk:
                 sample = self.ds.get(int(i))
                 rng = np.random.default_rng([self.seed, epoch, int(i)])
-                sketch, photo, clean = augment(sample.sketch, sample.photo, rng, self.jitter,
-                                               self.flip, sample.clean)
+                semantic = getattr(sample, "semantic", None)
+                parsing = getattr(sample, "parsing", None)
+                out = augment(sample.sketch, sample.photo, rng, self.jitter, self.flip,
+                              sample.clean, semantic, parsing)
+                sketch, photo, clean = out[:3]
+                semantic, parsing = out[3:] if len(out) == 5 else (None, None)
                 sketches.append(sketch)
                 photos.append(photo)
                 genders.append(sample.gender)
                 cleans.append(clean if clean is not None else sketch)
-            yield {"sketch": np.stack(sketches),
-                   "photo": np.stack(photos) if photos[0] is not None else None,
-                   "clean": np.stack(cleans), "gender": genders, "index": chunk}
+                semantics.append(semantic)
+                parsings.append(parsing)
+
+            def stack(arrays):
+                return np.stack(arrays) if arrays[0] is not None else None
+            yield {"sketch": np.stack(sketches), "photo": stack(photos),
+                   "clean": np.stack(cleans), "gender": genders, "index": chunk,
+                   "semantic": stack(semantics), "parsing": stack(parsings)}

