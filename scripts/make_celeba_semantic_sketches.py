@@ -42,11 +42,7 @@ from collections import defaultdict
 import numpy as np
 from PIL import Image
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from data.synthetic.labels import E, P, PARSING_CLASSES  # noqa: E402
+from data.synthetic.labels import E, P, PARSING_CLASSES
 
 MASK_DIR = "CelebAMask-HQ-mask-anno"
 MASK_NAME = re.compile(r"^(\d+)_([a-z_]+)\.png$")
