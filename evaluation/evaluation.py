@@ -256,6 +256,31 @@ def colour_distances(outputs, parsing, references, ref_parsing):
     return out
 
 
+def semantic_iou(parser, outputs, parsing, size):
+    """How well the outputs keep the sketches' parts: the face parser's
+    reading of each output against the test face's parsing map (both at the
+    parser's ``size``), mean IoU over the classes the face has, mean over
+    faces."""
+    from PIL import Image
+
+    from models.base_model import jt
+    from util.arrays import photo_to_array
+    ious = []
+    for img, lab in zip(outputs, parsing):
+        if img.shape[0] != size:
+            img = np.asarray(Image.fromarray(img).resize((size, size), Image.BICUBIC))
+            lab = np.asarray(Image.fromarray(lab).resize((size, size), Image.NEAREST))
+        with jt.no_grad():
+            pred = parser(jt.array(photo_to_array(img[None]))).numpy()[0].argmax(axis=0)
+        per_class = []
+        for c in np.unique(lab):
+            inter = np.logical_and(pred == c, lab == c).sum()
+            union = np.logical_or(pred == c, lab == c).sum()
+            per_class.append(inter / union)
+        ious.append(np.mean(per_class))
+    return float(np.mean(ious))
+
+
 def mean_l1(a, b):
     """Mean over images of the L1 distance between two output stacks."""
     return float(np.mean([metrics.l1(x, y) for x, y in zip(a, b)]))

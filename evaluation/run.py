@@ -34,7 +34,7 @@ def markdown(results):
     """Overall table (rows: sets) and per-part table."""
     sets = results["sets"]
     cols = ["n", "l1", "psnr", "ssim", "vgg", "fid", "kid", "chamfer", "edge_f1", "to_clean",
-            "diversity"]
+            "diversity", "semantic_miou"]
     cols = [c for c in cols if any(c in s for s in sets.values())]
     opts = results["options"]
     knobs = ", ".join(f"{k}={opts[k]}" for k in ("k", "refine", "gender") if k in opts)
@@ -73,6 +73,14 @@ def markdown(results):
                 lines.append(f"| {name} | {p} | " + " | ".join(
                     fmt(s.get(f"{p}/{m}", "")) for m in metrics) + " |")
     return "\n".join(lines) + "\n"
+
+
+def load_parser(folder):
+    """(face parser, the size it works at) of a sketch-embedding folder."""
+    from models.checkpoint import read_config
+    from models.sp_embedding.parser import load_parser as load
+    cfg = read_config(folder) or {}
+    return load(folder), min(256, int(cfg.get("output_size", 256)))
 
 
 class Converter:
@@ -182,6 +190,10 @@ def main(argv=None):
     total = sum(len(s) for s in sets)
     bar = tqdm(total=total, unit="sketch", desc=f"evaluating {opt.label}", file=sys.stderr)
     convert = Converter(model, opt, size, bar)
+    try:
+        parser = load_parser(opt.parser) if opt.parser else None
+    except CheckpointError as exc:
+        return fail(str(exc))
     produced = {}
     for ts in sets:
         outputs = produced[ts.name] = convert(ts.sketches)
@@ -195,6 +207,8 @@ def main(argv=None):
                     save_png(os.path.join(opt.results_dir, "target", f"{name}.png"), photo)
         rows = ev.per_image(outputs, ts, size)
         summary = {"n": len(ts), "diversity": ev.diversity(outputs, ts.sketches)}
+        if parser is not None and ts.parsing is not None:
+            summary["semantic_miou"] = ev.semantic_iou(parser[0], outputs, ts.parsing, parser[1])
         if features is not None:
             dist, taps_out = ev.distribution(features, outputs, reference,
                                              opt.kid_subsets, opt.seed)

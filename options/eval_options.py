@@ -40,6 +40,11 @@ class EvalOptions(TestOptions):
                        help="models with an appearance code: random looks per sketch for the "
                             "look diversity, and reference photos (each face gets its "
                             "neighbour's photo) for the colour distances (0 = skip)")
+        e.add_argument("--parser", default="",
+                       help="a folder with a trained face parser (SPEmbedding/latest_net_parser."
+                            "pkl, train.py --method sp_embedding --stage parser): adds the "
+                            "semantics metric, the mean IoU of the parser's reading of each "
+                            "output against the test face's parts (synthetic test set)")
         e.add_argument("--eval_size", type=int, default=0,
                        help="size the test sketches are made at and outputs are compared at "
                             "(0 = the model's size; outputs of another size are resized)")
