@@ -148,3 +148,33 @@ def test_evaluate_on_a_paired_folder_skips_a_bad_file(tiny_params, tmp_path, cap
     assert res["sets"]["clean"]["n"] == 2 and res["sets"]["rough"]["n"] == 2
     assert "p1.png" in capsys.readouterr().out
     assert (out / "clean" / "p2.png").is_file() and "fid" not in res["sets"]["clean"]
+
+
+def test_evaluate_scores_the_sketch_embedding_with_semantics_and_looks(tmp_path):
+    """Either method through the same evaluation: the sketch embedding at
+    another size than the test faces, the held-out hand-like set, the
+    semantics metric (a face parser saved in the folder) and the appearance
+    block (reference photos, random looks)."""
+    from models.base_model import save_network
+    from models.sp_embedding.parser import define_parser, parser_path
+    micro = ["--method", "sp_embedding", "--preset", "tiny", "--output_size", "32",
+             "--style_dim", "64", "--encoder_width", "0.125", "--encoder_size", "32",
+             "--channel_max", "64", "--n_mlp", "2", "--break_layer", "4"]
+    folder = str(tmp_path / "sp")
+    assert run_script("scripts/make_random_params.py", micro + ["--out", folder]) == 0
+    save_network(define_parser(), parser_path(folder))
+    out = tmp_path / "eval"
+    assert run_script("scripts/evaluate.py", [
+        "--params", folder, "--n_test", "3", "--hand_like", "--looks", "2", "--eval_size", "64",
+        "--feature_net", "none", "--parser", folder, "--results_dir", str(out)]) == 0
+    res = json.loads((out / "metrics.json").read_text())
+    assert res["method"] == "sp_embedding" and set(res["sets"]) == {"clean", "hand_like"}
+    assert res["options"]["image_size"] == 64 and res["options"]["model_size"] == 32
+    for name in ("clean", "hand_like"):
+        s = res["sets"][name]
+        assert 0 <= s["semantic_miou"] <= 1 and s["diversity"] > 0 and np.isfinite(s["edge_f1"])
+    app = res["appearance"]
+    assert set(app["to_reference"]) == {"hair", "skin", "background"}
+    assert app["look_diversity"] > 0
+    assert (out / "looks" / "look1" / "face0002.png").is_file()
+    assert "Appearance control" in (out / "metrics.md").read_text()
