@@ -39,14 +39,15 @@ def table_rows(results):
     rows = []
     for name, r in results.items():
         o = r["options"]
-        refine = o["refine"] if o["pipeline"] != "direct" else "-"
-        k = o["k"] if o["pipeline"] != "direct" else "-"
+        direct = o.get("pipeline", "direct") == "direct"      # no K, t: pix2pixHD, other methods
+        refine = "-" if direct else o["refine"]
+        k = "-" if direct else o["k"]
         cells = []
         for w, m, _ in present:
             cell = _fmt(_value(r, w, m))
             std = _value(r, w, "kid_std") if m == "kid" and w != "gap" else None
             cells.append(f"{cell} ± {std:.2g}" if cell and std else cell)
-        rows.append([name, o["pipeline"], k, refine] + cells)
+        rows.append([name, o.get("pipeline", r.get("method", "-")), k, refine] + cells)
     return header, rows
 
 
@@ -59,7 +60,9 @@ def flat_rows(results):
     rows = []
     for name, r in results.items():
         sets = dict(r["sets"], gap=r.get("gap", {}))
-        rows.append([name, r["options"]["pipeline"], r["options"]["k"], r["options"]["refine"]] +
+        o = r["options"]
+        rows.append([name, o.get("pipeline", r.get("method", "-")), o.get("k", "-"),
+                     o.get("refine", "-")] +
                     [_fmt(sets.get(k.split(":")[0], {}).get(k.split(":", 1)[1])) for k in keys])
     return ["method", "pipeline", "k", "refine"] + keys, rows
 

@@ -69,6 +69,10 @@ def parse_args(argv=None):
     e.add_argument("--sweep", default="0,0.25,0.5,0.75,1",
                    help="refinement weights t of the sweep (full method)")
     e.add_argument("--grid_rows", type=int, default=4, help="test faces shown in the grid")
+    e.add_argument("--sp_params", default="",
+                   help="a sketch-embedding checkpoint (folder or the authors' model.pt) to "
+                        "evaluate beside the ablations, on the same test faces, as the row "
+                        "'sp_embedding' (trained separately: see README)")
     p.add_argument("--skip_train", action="store_true",
                    help="only evaluate (every model must already be trained)")
     p.add_argument("--gpu", default="auto", choices=("auto", "on", "off"))
@@ -191,10 +195,16 @@ def run_training(args):
 
 # ------------------------------------------------------------------ evaluation
 def evaluate(args, method, model, folder, refine=None):
-    """scripts/evaluate.py for one method; returns its metrics dict."""
-    cmd = ["--params", os.path.join(args.checkpoints_dir, model),
-           "--preset", f"{args.size}+ablations/{method}", "--label", method,
-           "--test_set", "synthetic", "--n_test", str(args.n_test),
+    """scripts/evaluate.py for one method; returns its metrics dict. The
+    sketch embedding (``model`` None) runs from --sp_params, compared at the
+    size preset's image size."""
+    if model is None:
+        size = load_preset(args.size)["image_size"]
+        cmd = ["--params", args.sp_params, "--label", method, "--eval_size", str(size)]
+    else:
+        cmd = ["--params", os.path.join(args.checkpoints_dir, model),
+               "--preset", f"{args.size}+ablations/{method}", "--label", method]
+    cmd += ["--test_set", "synthetic", "--n_test", str(args.n_test),
            "--test_seed", str(args.test_seed), "--rough", "--results_dir", folder,
            "--feature_net", args.feature_net, "--gpu", args.gpu]
     if refine is not None:
@@ -223,6 +233,10 @@ def main(argv=None):
     for m in args.method_list:
         print(f"[ablations] evaluating {m}", flush=True)
         results[m] = evaluate(args, m, uses[m], os.path.join(args.out, m))
+    if args.sp_params:
+        print("[ablations] evaluating the sketch embedding", flush=True)
+        results["sp_embedding"] = evaluate(args, "sp_embedding", None,
+                                           os.path.join(args.out, "sp_embedding"))
     sweep = {}
     if args.sweep_list and "full" in uses.values():
         model = "full"
@@ -240,7 +254,7 @@ def main(argv=None):
              f"{args.n_test} test faces (seed {args.test_seed}), clean and rough.",
              next(iter(results.values()))["feature_note"] if results else ""]
     write_markdown(os.path.join(args.out, "ablations.md"), "Ablations", header, rows, notes)
-    grid_image([os.path.join(args.out, m) for m in args.method_list], args.method_list,
+    grid_image([os.path.join(args.out, m) for m in results], list(results),
                args.grid_rows, os.path.join(args.out, "grid.png"))
     if sweep:
         sh, sr = sweep_rows(sweep)

@@ -129,6 +129,17 @@ def test_run_ablations_fills_every_row(tmp_path):
     again = ["--methods", "no_projection", "--sweep", "", "--skip_train",
              "--checkpoints_dir", str(tmp_path / "moved")]
     assert run_script("scripts/run_ablations.py", args[2:-2] + again) == 0
+    # the sketch embedding as a row beside the ablations, on the same test faces
+    sp = str(tmp_path / "sp")
+    assert run_script("scripts/make_random_params.py", [
+        "--method", "sp_embedding", "--preset", "tiny", "--output_size", "32", "--style_dim",
+        "64", "--encoder_width", "0.125", "--encoder_size", "32", "--channel_max", "64",
+        "--n_mlp", "2", "--break_layer", "4", "--out", sp]) == 0
+    both = args[2:-2] + again + ["--sp_params", sp, "--out", str(tmp_path / "out2")]
+    assert run_script("scripts/run_ablations.py", both) == 0
+    rows = [line.split(" | ")[0][2:] for line in (tmp_path / "out2" / "ablations.md")
+            .read_text().splitlines() if line.startswith("| ") and "method" not in line]
+    assert rows == ["no_projection", "sp_embedding"]
 
 
 def test_evaluate_on_a_paired_folder_skips_a_bad_file(tiny_params, tmp_path, capsys):
