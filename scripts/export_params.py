@@ -12,10 +12,15 @@ import sys
 
 
 from models import checkpoint as ckpt
+from models.sp_embedding.checkpoint import FOLDER as SP_FOLDER
 from util.components import BANK_CHOICES, pipeline_parts
+
+TRAINING_ONLY = ("discriminator",)   # the sketch embedding's networks inference never runs
 
 
 def needed_files(src):
+    if (ckpt.read_config(src) or {}).get("method") == "sp_embedding":
+        return sp_files(src)
     files = [ckpt.config_path(src), ckpt.generator_path(src)]
     pipeline = (ckpt.read_config(src) or {}).get("pipeline", "components")
     for part in pipeline_parts(pipeline):
@@ -27,6 +32,17 @@ def needed_files(src):
                 if os.path.isfile(path):
                     files.append(path)
     return files
+
+
+def sp_files(src):
+    """The sketch embedding's folder: config.json and the latest copy of every
+    network, the average latent and the stroke labeller (not the discriminator)."""
+    folder = os.path.join(src, SP_FOLDER)
+    names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    keep = [os.path.join(folder, n) for n in names
+            if n.startswith("latest_") and n.endswith(".pkl")
+            and not any(t in n for t in TRAINING_ONLY)]
+    return [ckpt.config_path(src)] + (keep or [os.path.join(folder, "latest_net_decoder.pkl")])
 
 
 def main(argv=None):
