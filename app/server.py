@@ -27,12 +27,13 @@ status):
     "appearance": null | {"seed": n} | {"photo": data URL or base64} |
     {"reference": token}, "k": int,
     "refine": {"eye1": t, ..., "remainder": t, "all": t} or "eye1=0.8,...",
-    "gender": "male"|"female"|"all", "shadow": bool,
+    "gender": "male"|"female"|"all", "shadow": bool, "sketch_norm": bool,
     "session": str, "seq": int}`` (all but ``sketch`` optional; ``k``,
-    ``refine`` and ``gender`` are DeepFaceDrawing's, checked always and
-    used by it alone) -> ``{"image": PNG data URL, "shadow": PNG data URL or
-    null, "size": n, "method": name, "appearance": null | {"seed": n} |
-    {"reference": token}, "seconds": s, "seq": seq, "notes": [...]}``.
+    ``refine``, ``gender`` and ``sketch_norm`` are DeepFaceDrawing's,
+    checked always and used by it alone) -> ``{"image": PNG data URL,
+    "shadow": PNG data URL or null, "size": n, "method": name, "appearance":
+    null | {"seed": n} | {"reference": token}, "seconds": s, "seq": seq,
+    "notes": [...]}``.
     ``method`` defaults to DeepFaceDrawing. ``appearance``: null is the mean
     appearance for DeepFaceDrawing and seed 0 for the sketch embedding; a
     seed (0..``MAX_SEED``) draws a random appearance, the same one every
@@ -49,6 +50,11 @@ status):
     come back at the model's size; the page scales them. A sketch of another
     size than the method's (512 for the sketch embedding), or not square,
     is accepted: padded with white and resized, with a note.
+    DeepFaceDrawing normalises the sketch as demo.py does
+    (``data.sketch_norm``: strokes at the training width, a face drawn
+    too small or off-centre moved onto the component layout; a note for
+    each change) unless ``"sketch_norm": false`` or draw.py
+    --no_sketch_norm (which only sets the default).
     ``session``/``seq`` let a page's newer request supersede its older
     ones: a request still waiting for a model when a newer one from the
     same session has arrived gets 409 without being computed, and one whose
@@ -134,6 +140,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from data.sketch_io import ImageError, on_white, sketch_from_image, to_8bit, to_gray_on_white
+from data.sketch_norm import normalise_sketch
 from models.methods import DEFAULT_METHOD, method_names
 from options.base_options import REPO_ROOT, OptionError
 from options.dfd_options import parse_refine
@@ -626,6 +633,10 @@ class ConvertRequest:
         if not isinstance(shadow, bool):
             raise HttpError(400, f"shadow must be true or false, got {shown(shadow)}")
         self.shadow = shadow
+        sketch_norm = body.get("sketch_norm", app.sketch_norm)
+        if not isinstance(sketch_norm, bool):
+            raise HttpError(400, f"sketch_norm must be true or false, got {shown(sketch_norm)}")
+        self.sketch_norm = sketch_norm
         session = body.get("session")
         if session is not None and (not isinstance(session, str) or len(session) > 100):
             raise HttpError(400, "session must be a string of at most 100 characters")
@@ -692,6 +703,13 @@ class DFDMethod:
             value.codes[self.name] = codes
         return codes
 
+    def prepare(self, sketch, req):
+        """(sketch, notes): the decoded sketch as the model gets it,
+        normalised (``data.sketch_norm``) when the request says so."""
+        if not req.sketch_norm:
+            return sketch, []
+        return normalise_sketch(sketch)
+
     def run(self, sketch, req, appearance):
         """Under the app's lock: the model's own result."""
         return self.model.convert(sketch[None], req.k, req.refine, req.gender, req.shadow,
@@ -734,6 +752,10 @@ class SPMethod:
         self.sketch_size = CANONICAL_SIZE
 
     info = DFDMethod.info
+
+    def prepare(self, sketch, req):
+        """The sketch as decoded (no normalisation: its strokes are labelled)."""
+        return sketch, []
 
     def reference_input(self, square):
         """The photo at twice the encoders' size, resized as
@@ -842,6 +864,7 @@ class SketchApp:
         self.decode_budget = DecodeBudget()
         self.references = ReferenceCache()
         self.verbose = bool(getattr(opt, "verbose", False))
+        self.sketch_norm = not getattr(opt, "no_sketch_norm", False)   # requests' default
         self._latest = collections.OrderedDict()   # session -> newest seq seen
         self._latest_lock = threading.Lock()
 
@@ -1238,7 +1261,8 @@ class Handler(BaseHTTPRequestHandler):
         img = open_image_bytes(req.sketch_bytes, "the sketch", app.max_pixels)
         req.sketch_bytes = None              # nothing of the body waits for the model
         sketch, notes = decode_sketch(img, method.sketch_size, app.decode_budget)
-        notes = req.notes + notes
+        sketch, norm_notes = method.prepare(sketch, req)
+        notes = req.notes + notes + norm_notes
         if appearance is not None and appearance[0] == "photo":
             ref = app.reference(appearance[1])          # kept: decoded once
             appearance = ("reference", ref)

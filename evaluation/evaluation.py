@@ -18,6 +18,11 @@ scored for
 * for rough sketches, ``to_clean``: the L1 distance between the face made
   from the rough sketch and the face made from its clean version (0 = the
   roughness changed nothing).
+
+For DeepFaceDrawing every set's sketches are normalised first
+(``normalise_sets``: ``data.sketch_norm``, as demo.py and the drawing app
+do; off with --no_sketch_norm), and the normalised sketches are what the
+model gets, what faithfulness is scored against and what is saved.
 """
 
 import os
@@ -111,6 +116,26 @@ def hand_set(folder, size, report=print):
     if not sketches:
         raise ValueError(f"{folder}: no readable sketches")
     return TestSet("hand", np.stack(sketches), None, names)
+
+
+def normalise_sets(sets, model_size, report=print):
+    """``sets`` with every sketch normalised (``data.sketch_norm``; the
+    training width is the model's at ``model_size``, the sketches may be
+    at another size), each change reported as ``note: SET/NAME: ...``;
+    returns the new sets and {set name: sketches changed}."""
+    from data.sketch_norm import normalise_sketch
+    out, changed = [], {}
+    for ts in sets:
+        sketches, n = [], 0
+        for name, sketch in zip(ts.names, ts.sketches):
+            new, notes = normalise_sketch(sketch, model_size)
+            for note in notes:
+                report(f"note: {ts.name}/{name}: {note}")
+            n += bool(notes)
+            sketches.append(new)
+        out.append(TestSet(ts.name, np.stack(sketches), ts.photos, ts.names, ts.parsing))
+        changed[ts.name] = n
+    return out, changed
 
 
 # ------------------------------------------------------------------ features

@@ -6,7 +6,8 @@ metrics.md (``scripts/evaluate.py`` is its command line).
     python scripts/evaluate.py --params checkpoints/ablations_tiny/full \\
         --preset tiny+ablations/no_projection --rough --hand my_sketches/
 
-Inference options (--k, --refine, --gender, --preset) work as in demo.py.
+Inference options (--k, --refine, --gender, --preset, --no_sketch_norm) work as in
+demo.py.
 See evaluation/evaluation.py for what each metric is; the same options and
 seed give the same numbers.
 """
@@ -16,6 +17,7 @@ import os
 import sys
 import time
 
+from options.dfd_options import sketch_norm_on
 from options.eval_options import EvalOptions
 
 
@@ -42,8 +44,13 @@ def markdown(results):
              f"{results['method']} checkpoint `{results['params']}`"
              f"{'; ' + knobs if knobs else ''}; test set {results['test_set']} at "
              f"{opts['image_size']} px (model {opts['model_size']} px).", "",
-             results["feature_note"], "",
-             "| set | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+             results["feature_note"], ""]
+    if "normalised" in results:
+        changed = ", ".join(f"{name} {n} of {sets[name]['n']}"
+                            for name, n in results["normalised"].items())
+        lines += [f"Sketches normalised (data/sketch_norm.py; --no_sketch_norm keeps them as "
+                  f"drawn): {changed} changed.", ""]
+    lines += ["| set | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     rows = list(sets.items())
     if results.get("gap"):
         rows.append(("rough - clean", results["gap"]))
@@ -172,6 +179,9 @@ def main(argv=None):
             sets.append(ev.hand_set(opt.hand, size))
     except (ValueError, FileNotFoundError) as exc:
         return fail(str(exc))
+    normalised = None
+    if sketch_norm_on(opt):
+        sets, normalised = ev.normalise_sets(sets, model.size)
     try:
         features, feature_note = ev.load_feature_net(opt.feature_net, opt.inception_path)
     except CheckpointError as exc:    # VGGWeightsError: one line, names the file
@@ -182,10 +192,12 @@ def main(argv=None):
         reference = features.pooled_and_taps(sets[0].photos)
     options = {k: getattr(opt, k) for k in ("k", "refine", "gender", "pipeline") if hasattr(opt, k)}
     options.update(image_size=size, model_size=model.size, seed=opt.seed,
-                   test_seed=opt.test_seed)
+                   test_seed=opt.test_seed, sketch_norm=normalised is not None)
     results = {"label": opt.label, "method": opt.method, "params": opt.params,
                "test_set": opt.test_set, "options": options,
                "feature_note": feature_note, "sets": {}}
+    if normalised is not None:
+        results["normalised"] = normalised
     page = None if opt.no_images else ResultPage(opt.results_dir, f"evaluation: {opt.label}")
     total = sum(len(s) for s in sets)
     bar = tqdm(total=total, unit="sketch", desc=f"evaluating {opt.label}", file=sys.stderr)

@@ -8,12 +8,17 @@ bad combinations fail at once; ``load()`` then loads the model.
 With an appearance code (``--appearance_dim`` models): ``--appearance``
 gives a reference photo per sketch (sorted order, or one for all), else
 ``--appearance_seed N`` draws one look per output k from (N, k), the same
-for every sketch; without either, the mean appearance."""
+for every sketch; without either, the mean appearance.
+
+Each sketch is normalised as it is read (``data.sketch_norm``: strokes at
+the training width, the face on the component layout; a note says what
+changed) unless ``--no_sketch_norm``."""
 
 import numpy as np
 
 from data.sketch_io import ImageError, list_appearances, load_sketch, pair_appearances, \
     reference_photo
+from data.sketch_norm import normalise_sketch
 
 
 class DFDJob:
@@ -51,6 +56,9 @@ class DFDJob:
         """(item, [notes]); ImageError naming the sketch (or its reference photo)."""
         opt = self.opt
         sketch, notes = load_sketch(path, opt.image_size, opt.max_pixels)
+        if not opt.no_sketch_norm:
+            sketch, norm_notes = normalise_sketch(sketch)
+            notes = notes + norm_notes
         item = {"sketch": sketch}
         if self.photos is not None:
             item["reference"] = reference_photo(self.photos[self.index[path]], opt.image_size,

@@ -105,6 +105,15 @@ def add_test_options(parser):
                    help="which feature bank to project onto")
     g.add_argument("--shadow", action="store_true",
                    help="also write each sketch's shadow image (blended neighbours)")
+    g.add_argument("--no_sketch_norm", action="store_true",
+                   help="keep the sketch as drawn: no line-width normalisation and no "
+                        "fitting onto the component layout")
+
+
+def sketch_norm_on(opt):
+    """Whether inference normalises each sketch (``data.sketch_norm``):
+    DeepFaceDrawing without --no_sketch_norm."""
+    return opt.method == "deepfacedrawing" and not getattr(opt, "no_sketch_norm", False)
 
 
 def add_train_options(parser):

@@ -211,8 +211,8 @@ def build_cases():
     values += [{"seed": 3}, {"seed": -3}, {"photo": sketch_url}, {"photo": 1},
                {"reference": "0" * 32}, {"reference": "x"}, {"seed": 1, "reference": "0" * 32},
                "deepfacedrawing", "sp_embedding"]
-    for field in ("sketch", "k", "refine", "gender", "shadow", "session", "seq", "method",
-                  "appearance"):
+    for field in ("sketch", "k", "refine", "gender", "shadow", "sketch_norm", "session", "seq",
+                  "method", "appearance"):
         for value in rng.sample(values, 12):
             body = {**base, field: value}
             if field == "seq" and value is not None:

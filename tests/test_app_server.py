@@ -415,6 +415,48 @@ def test_convert_accepts_other_sizes_and_formats(server):
     assert decode_data_url(out["shadow"]).shape == (128, 128)          # shadow on by default
 
 
+def test_convert_normalises_the_sketch_unless_asked_not_to(server, monkeypatch):
+    """As demo.py does (data/sketch_norm.py): a face drawn small in a corner
+    is moved onto the component layout, with a note; "sketch_norm": false,
+    or draw.py --no_sketch_norm (the default of requests), keeps it as drawn."""
+    from data.sketch_norm import normalise_sketch
+    from data.synthetic import make_sample
+    sketch = make_sample(0, 10 ** 6, 128)["sketch_clean"]
+    small = np.full_like(sketch, 255)
+    small[:77, :77] = np.asarray(Image.fromarray(sketch).resize((77, 77), Image.BOX))
+    app = server.app
+
+    def face(sketch):
+        with app.lock:
+            return app.model.convert(sketch[None], app.opt.k, app.opt.refine_by_part, "all",
+                                     False)["images"][0]
+
+    status, _, out = convert(server, sketch=data_url(Image.fromarray(small)), shadow=False)
+    assert status == 200, out
+    fitted, notes = normalise_sketch(small)
+    assert notes and out["notes"] == notes and "component layout" in notes[0]
+    assert np.abs(decode_data_url(out["image"]).astype(int) - face(fitted)).max() <= 1
+    status, _, out = convert(server, sketch=data_url(Image.fromarray(small)), shadow=False,
+                             sketch_norm=False)
+    assert status == 200 and out["notes"] == [], out
+    as_drawn = decode_data_url(out["image"])
+    assert np.abs(as_drawn.astype(int) - face(small)).max() <= 1
+    monkeypatch.setattr(app, "sketch_norm", False)           # draw.py --no_sketch_norm
+    status, _, out = convert(server, sketch=data_url(Image.fromarray(small)), shadow=False)
+    assert status == 200 and out["notes"] == [] and np.array_equal(
+        decode_data_url(out["image"]), as_drawn)
+    status, _, out = convert(server, sketch=data_url(Image.fromarray(small)), shadow=False,
+                             sketch_norm=True)
+    assert status == 200 and out["notes"] == notes
+
+
+def test_draw_options_take_no_sketch_norm(tiny_params):
+    from options.draw_options import DrawOptions
+    opt = DrawOptions().parse(["--params", tiny_params, "--sp_params", "", "--no_sketch_norm"])
+    assert opt.no_sketch_norm
+    assert not DrawOptions().parse(["--params", tiny_params, "--sp_params", ""]).no_sketch_norm
+
+
 def tiny_png_truncated():
     data = png_bytes(face_sketch())
     return data[:len(data) // 2]
@@ -453,6 +495,9 @@ def test_convert_rejects_bad_sketches(server, body, message):
     ({"gender": "other"}, "gender must be one of male, female, all"),
     ({"gender": 1}, "gender must be one of"),
     ({"shadow": "yes"}, "shadow must be true or false"),
+    ({"sketch_norm": "no"}, "sketch_norm must be true or false"),
+    ({"sketch_norm": 0}, "sketch_norm must be true or false"),
+    ({"sketch_norm": None}, "sketch_norm must be true or false"),
     ({"session": "s" * 101}, "session must be a string"),
     ({"session": "s", "seq": -1}, "seq must be a whole number"),
     ({"seq": 3}, "seq needs a session"),

@@ -83,6 +83,10 @@ def test_evaluate_is_deterministic_and_complete(tiny_params, tmp_path):
     assert (tmp_path / "a" / "index.html").is_file()
     md = (tmp_path / "a" / "metrics.md").read_text()
     assert "| rough - clean |" in md and "| clean | eye1 |" in md
+    # sketches normalised as demo.py does: the procedural ones and test_input/ need nothing
+    assert a["options"]["sketch_norm"] is True
+    assert a["normalised"] == {"clean": 0, "rough": 0, "hand": 0}
+    assert "Sketches normalised (data/sketch_norm.py" in md and "hand 0 of " in md
 
 
 def test_evaluate_reports_a_missing_folder(tmp_path, capsys):
@@ -180,6 +184,7 @@ def test_evaluate_scores_the_sketch_embedding_with_semantics_and_looks(tmp_path)
         "--feature_net", "none", "--parser", folder, "--results_dir", str(out)]) == 0
     res = json.loads((out / "metrics.json").read_text())
     assert res["method"] == "sp_embedding" and set(res["sets"]) == {"clean", "hand_like"}
+    assert res["options"]["sketch_norm"] is False and "normalised" not in res   # DFD's alone
     assert res["options"]["image_size"] == 64 and res["options"]["model_size"] == 32
     for name in ("clean", "hand_like"):
         s = res["sets"][name]
