@@ -1,0 +1,55 @@
+"""evaluation/compare.py: the table and the grid of side-by-side evaluations
+(built here from evaluation folders written by hand)."""
+
+import os
+
+import numpy as np
+from PIL import Image
+
+from evaluation import compare
+
+
+def _png(path, value, size=32):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    Image.fromarray(np.full((size, size, 3), value, np.uint8)).save(path)
+
+
+def _evaluation(root, looks):
+    for i in range(3):
+        name = f"face{i:04d}"
+        for s in ("clean", "hand_like"):
+            _png(os.path.join(root, s, f"{name}.png"), 10 + i)
+            _png(os.path.join(root, s, f"{name}_sketch.png"), 250)
+        _png(os.path.join(root, "target", f"{name}.png"), 200)
+        if looks:
+            for kind in ("look0", "look1", "with_reference", "reference"):
+                _png(os.path.join(root, "looks", kind, f"{name}.png"), 100)
+
+
+def test_grid_has_a_column_per_face_look_and_reference(tmp_path):
+    _evaluation(str(tmp_path / "old"), looks=False)
+    _evaluation(str(tmp_path / "new"), looks=True)
+    path = str(tmp_path / "grid.png")
+    compare.grid(str(tmp_path), ["old", "new"], path, rows=2, sets=("clean", "hand_like"),
+                 reference=True, cell=16)
+    grid = np.asarray(Image.open(path).convert("RGB"))
+    # sketch, old, new, new look0, new look1, new with reference, reference, target
+    assert grid.shape == (18 + 4 * 16, 8 * 16, 3)
+    row = lambda i: grid[18 + i * 16 + 8]                      # noqa: E731
+    assert row(0)[8 + 16 * 3][0] == 100                        # a clean row has the looks
+    assert row(2)[8 + 16 * 3][0] == 255                        # a hand-like row does not
+    assert row(2)[8 + 16 * 2][0] == 10                         # but has the new face
+    assert row(3)[8 + 16 * 7][0] == 200                        # and the target
+
+
+def test_table_rows_for_each_set_and_the_appearance():
+    sets = {"clean": {"kid": 351.8, "ssim": 0.45}, "hand_like": {"edge_f1": 0.55}}
+    app = {k: {"hair": 0.1, "skin": 0.2, "background": 0.3}
+           for k in ("to_reference", "without_reference", "own_photo")}
+    app["look_diversity"] = 0.05
+    lines = compare.table({"old": {"sets": sets}, "new": {"sets": sets, "appearance": app}})
+    assert lines[0] == "| set | metric | old | new |"
+    assert "| clean | KID* | 351.8 | 351.8 |" in lines
+    assert "| hand_like | edge F1 | 0.55 | 0.55 |" in lines
+    assert "| appearance | hair colour distance, with the reference | - | 0.1 |" in lines
+    assert not any(line.startswith("| rough") for line in lines)
