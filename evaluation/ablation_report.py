@@ -24,7 +24,7 @@ def _value(result, where, metric):
     return source.get(metric)
 
 
-def _fmt(v):
+def fmt_value(v):
     if v is None:
         return ""
     return f"{v:.4g}" if isinstance(v, float) else str(v)
@@ -44,7 +44,7 @@ def table_rows(results):
         k = "-" if direct else o["k"]
         cells = []
         for w, m, _ in present:
-            cell = _fmt(_value(r, w, m))
+            cell = fmt_value(_value(r, w, m))
             std = _value(r, w, "kid_std") if m == "kid" and w != "gap" else None
             cells.append(f"{cell} ± {std:.2g}" if cell and std else cell)
         rows.append([name, o.get("pipeline", r.get("method", "-")), k, refine] + cells)
@@ -63,7 +63,7 @@ def flat_rows(results):
         o = r["options"]
         rows.append([name, o.get("pipeline", r.get("method", "-")), o.get("k", "-"),
                      o.get("refine", "-")] +
-                    [_fmt(sets.get(k.split(":")[0], {}).get(k.split(":", 1)[1])) for k in keys])
+                    [fmt_value(sets.get(k.split(":")[0], {}).get(k.split(":", 1)[1])) for k in keys])
     return ["method", "pipeline", "k", "refine"] + keys, rows
 
 
@@ -124,7 +124,7 @@ def sweep_rows(sweep):
             ("l1", "psnr", "ssim", "vgg", "fid", "kid", "chamfer", "edge_f1", "to_clean")
             if any(m in r["sets"].get(s, {}) for r in sweep.values())]
     header = ["t"] + [f"{s} {m}" for s, m in cols]
-    rows = [[f"{t:g}"] + [_fmt(r["sets"].get(s, {}).get(m)) for s, m in cols]
+    rows = [[f"{t:g}"] + [fmt_value(r["sets"].get(s, {}).get(m)) for s, m in cols]
             for t, r in sorted(sweep.items())]
     return header, rows
 

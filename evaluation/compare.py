@@ -10,6 +10,8 @@ import os
 
 from PIL import Image, ImageDraw
 
+from evaluation.ablation_report import fmt_value
+
 METRICS = (("fid", "FID*"), ("kid", "KID*"), ("ssim", "SSIM"), ("chamfer", "chamfer px"),
            ("edge_f1", "edge F1"), ("semantic_miou", "semantic mIoU"),
            ("diversity", "diversity"))
@@ -36,9 +38,21 @@ def evaluate(out, label, params, n_test, test_seed, eval_size, looks, feature_ne
 
 
 def fmt(v):
-    if v is None:
-        return "-"
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
+    return "-" if v is None else fmt_value(v)
+
+
+def add_common_args(p):
+    """The options every comparison shares (what both evaluations run on)."""
+    p.add_argument("--n_test", type=int, default=48, help="procedural test faces")
+    p.add_argument("--test_seed", type=int, default=1234, help="their seed")
+    p.add_argument("--eval_size", type=int, default=128, help="size both are compared at")
+    p.add_argument("--looks", type=int, default=4, help="random looks per sketch")
+    p.add_argument("--feature_net", default="auto", help="features for FID/KID (evaluate.py)")
+
+
+def common_kwargs(args):
+    return dict(n_test=args.n_test, test_seed=args.test_seed, eval_size=args.eval_size,
+                looks=args.looks, feature_net=args.feature_net)
 
 
 def table(results):

@@ -30,11 +30,7 @@ def parse_args(argv):
                    help="the checkpoint after")
     p.add_argument("--out", default=os.path.join(REPO, "test_output", "before_after"),
                    help="where the table, the grid and the evaluations go")
-    p.add_argument("--n_test", type=int, default=48, help="procedural test faces")
-    p.add_argument("--test_seed", type=int, default=1234, help="their seed")
-    p.add_argument("--eval_size", type=int, default=128, help="size both are compared at")
-    p.add_argument("--looks", type=int, default=4, help="random looks per sketch")
-    p.add_argument("--feature_net", default="auto", help="features for FID/KID (evaluate.py)")
+    compare.add_common_args(p)
     p.add_argument("--grid_rows", type=int, default=4, help="test faces of each set in the grid")
     return p.parse_args(argv)
 
@@ -46,8 +42,7 @@ def main(argv=None):
             print(f"error: {path}: no such checkpoint", file=sys.stderr)
             return 2
     os.makedirs(args.out, exist_ok=True)
-    common = dict(n_test=args.n_test, test_seed=args.test_seed, eval_size=args.eval_size,
-                  looks=args.looks, feature_net=args.feature_net)
+    common = compare.common_kwargs(args)
     results = {"old": compare.evaluate(args.out, "old", args.old, **common),
                "new": compare.evaluate(args.out, "new", args.new, **common)}
     lines = ["# Before and after, on the same test faces", "",

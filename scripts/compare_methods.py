@@ -32,11 +32,7 @@ def parse_args(argv):
                    help="folder with the face parser for the semantics metric (default: --sp)")
     p.add_argument("--out", default=os.path.join(REPO, "test_output", "comparison"),
                    help="where the table, the grid and the evaluations go")
-    p.add_argument("--n_test", type=int, default=48, help="procedural test faces")
-    p.add_argument("--test_seed", type=int, default=1234, help="their seed")
-    p.add_argument("--eval_size", type=int, default=128, help="size both are compared at")
-    p.add_argument("--looks", type=int, default=4, help="random looks per sketch")
-    p.add_argument("--feature_net", default="auto", help="features for FID/KID (evaluate.py)")
+    compare.add_common_args(p)
     p.add_argument("--grid_rows", type=int, default=6, help="test faces in the grid")
     return p.parse_args(argv)
 
@@ -45,8 +41,7 @@ def main(argv=None):
     args = parse_args(argv)
     parser = args.parser or (args.sp if os.path.isdir(args.sp) else "")
     os.makedirs(args.out, exist_ok=True)
-    common = dict(n_test=args.n_test, test_seed=args.test_seed, eval_size=args.eval_size,
-                  looks=args.looks, feature_net=args.feature_net, parser=parser)
+    common = dict(compare.common_kwargs(args), parser=parser)
     results = {"deepfacedrawing": compare.evaluate(args.out, "deepfacedrawing", args.dfd,
                                                    **common),
                "sp_embedding": compare.evaluate(args.out, "sp_embedding", args.sp, **common)}
