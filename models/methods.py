@@ -12,7 +12,9 @@ use, so reading this registry starts nothing heavy):
 * ``presets``: its folder of presets under ``configs/`` ('' = ``configs/``);
 * ``model``: the name of its inference model in ``models.create_model``;
 * ``job``: its batch conversion for demo.py (``"module:Class"``);
-* ``stages``: its training stages, ``name -> "module:Class"``.
+* ``stages``: its training stages, ``name -> "module:Class"``;
+* ``bundled``: the folder under ``params/`` of its bundled model (what
+  ``--params`` defaults to for it).
 
 Every entry point picks the method the same way (``method_for``): an
 explicit ``--method``, else the ``"method"`` of the checkpoint folder's
@@ -36,8 +38,8 @@ def _attribute(path):
 
 
 class Method:
-    def __init__(self, name, title, options, presets, model, job, stages):
-        self.name, self.title = name, title
+    def __init__(self, name, title, options, presets, model, job, stages, bundled):
+        self.name, self.title, self.bundled = name, title, bundled
         self.options, self.presets = options, presets
         self.model, self.job, self.stages = model, job, dict(stages)
 
@@ -59,7 +61,8 @@ METHODS = {
         job="models.dfd_job:DFDJob",
         stages={"ae": "training.trainers:AETrainer",
                 "banks": "training.trainers:BanksStage",
-                "combine": "training.trainers:CombineTrainer"}),
+                "combine": "training.trainers:CombineTrainer"},
+        bundled="default"),
     "sp_embedding": Method(
         "sp_embedding", "the semantics-preserving sketch embedding (Yang et al., TMM 2023)",
         options="options.sp_options", presets="sp_embedding", model="sp_embedding",
@@ -67,7 +70,8 @@ METHODS = {
         stages={"stylegan": "training.sp_stylegan:StyleGANTrainer",
                 "parser": "training.sp_trainers:ParserTrainer",
                 "labeler": "training.sp_trainers:LabelerTrainer",
-                "encoder": "training.sp_encoder:EncoderTrainer"}),
+                "encoder": "training.sp_encoder:EncoderTrainer"},
+        bundled="sp_embedding"),
 }
 
 

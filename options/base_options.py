@@ -23,6 +23,11 @@ from models.methods import DEFAULT_METHOD, get_method, method_for, method_names
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_PARAMS = os.path.join(REPO_ROOT, "params", "default")
+
+
+def bundled_params(method):
+    """The bundled model of ``method`` (``--params``' default for it)."""
+    return os.path.join(REPO_ROOT, "params", get_method(method).bundled)
 CHECKPOINTS_DIR = os.path.join(REPO_ROOT, "checkpoints")
 
 # What --help says about architecture defaults under --preset auto.
@@ -93,6 +98,8 @@ class BaseOptions:
             formatter_class=argparse.ArgumentDefaultsHelpFormatter)
         parser = self.initialize(parser)
         self.add_method_options(parser, get_method(method))
+        if any(a.dest == "params" for a in parser._actions):
+            parser.set_defaults(params=bundled_params(method))
         for action in parser._actions:
             if action.dest in self.hidden:
                 action.help = argparse.SUPPRESS

@@ -8,12 +8,12 @@ import os
 
 from models.checkpoint import CheckpointError
 from models.methods import DEFAULT_METHOD, method_of_checkpoint
-from options.base_options import REPO_ROOT, OptionError
+from options.base_options import OptionError, bundled_params
 from options.test_options import TestOptions
 
 LOOPBACK_NAMES = ("localhost",)
-DEFAULT_SP_PARAMS = os.path.join(REPO_ROOT, "params", "sp_embedding")
 SP_METHOD = "sp_embedding"
+DEFAULT_SP_PARAMS = bundled_params(SP_METHOD)
 
 
 def is_loopback(host):

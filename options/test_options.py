@@ -15,7 +15,8 @@ class TestOptions(BaseOptions):
         parser = super().initialize(parser)
         g = parser.add_argument_group("inference")
         g.add_argument("--params", default=DEFAULT_PARAMS,
-                       help="checkpoint folder: the bundled model, one you trained "
+                       help="checkpoint folder: the bundled model (params/default, or "
+                            "params/sp_embedding with --method sp_embedding), one you trained "
                             "(checkpoints/NAME), or the authors' published checkpoints")
         g.add_argument("--input", nargs="+", default=[os.path.join(REPO_ROOT, "test_input")],
                        help="sketch images or folders of them (PNG/JPEG/...; black lines on white)")

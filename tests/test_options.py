@@ -84,3 +84,13 @@ def test_configs_are_valid_json():
         with open(os.path.join(CONFIG_DIR, name + ".json")) as f:
             json.load(f)
         TestOptions().parse(["--preset", name])
+
+
+def test_params_default_to_the_methods_bundled_model():
+    from options.base_options import REPO_ROOT
+    from options.test_options import TestOptions
+    sp = TestOptions().parse(["--method", "sp_embedding", "--preset", "tiny"])
+    assert sp.params == os.path.join(REPO_ROOT, "params", "sp_embedding")
+    dfd = TestOptions().parse(["--preset", "tiny"])
+    assert dfd.method == "deepfacedrawing"
+    assert dfd.params == os.path.join(REPO_ROOT, "params", "default")
