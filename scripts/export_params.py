@@ -21,8 +21,11 @@ TRAINING_ONLY = ("discriminator",)   # the sketch embedding's networks inference
 def needed_files(src):
     if (ckpt.read_config(src) or {}).get("method") == "sp_embedding":
         return sp_files(src)
+    config = ckpt.read_config(src) or {}
     files = [ckpt.config_path(src), ckpt.generator_path(src)]
-    pipeline = (ckpt.read_config(src) or {}).get("pipeline", "components")
+    if int(config.get("appearance_dim", 0) or 0) > 0:
+        files.append(ckpt.appearance_path(src))          # the appearance encoder
+    pipeline = config.get("pipeline", "components")
     for part in pipeline_parts(pipeline):
         files += [ckpt.encoder_path(src, part), ckpt.decoder_path(src, part),
                   ckpt.fm_path(src, part)]

@@ -39,3 +39,23 @@ def test_export_of_an_unfinished_folder_names_the_missing_file(tmp_path, capsys)
     _touch(str(src2 / "config.json"), json.dumps({"method": "sp_embedding"}).encode())
     assert main(["--src", str(src2), "--dst", str(tmp_path / "out2")]) == 2
     assert "latest_net_decoder.pkl" in capsys.readouterr().err
+
+
+def test_an_appearance_model_exports_its_appearance_encoder(tmp_path, capsys):
+    from models import checkpoint as ckpt
+    from util.components import pipeline_parts
+    src = str(tmp_path / "dfd")
+    _touch(ckpt.config_path(src), json.dumps({"appearance_dim": 8}).encode())
+    needed = [ckpt.generator_path(src), ckpt.appearance_path(src)]
+    for part in pipeline_parts("components"):
+        needed += [ckpt.encoder_path(src, part), ckpt.decoder_path(src, part),
+                   ckpt.fm_path(src, part)]
+    for path in needed + [ckpt.discriminator_path(src)]:
+        _touch(path)
+    assert main(["--src", src, "--dst", str(tmp_path / "out")]) == 0
+    out = str(tmp_path / "out")
+    assert os.path.isfile(ckpt.appearance_path(out))
+    assert not os.path.exists(ckpt.discriminator_path(out))
+    os.remove(ckpt.appearance_path(src))
+    assert main(["--src", src, "--dst", str(tmp_path / "out2")]) == 2
+    assert "latest_net_A.pkl" in capsys.readouterr().err
