@@ -140,3 +140,27 @@ def test_bundled_default_model_converts_the_sample_sketches(tmp_path, capsys):
     # a trained face, not noise: the centre (skin) is smoother than random output
     centre = face[40:90, 40:90]
     assert np.abs(np.diff(centre, axis=1)).mean() < 25
+
+
+def test_bundled_sketch_embedding_converts_with_a_photo_and_random_looks(tmp_path, capsys):
+    """`demo.py --method sp_embedding` with no --params: the bundled
+    params/sp_embedding, with a reference photo and with two random looks."""
+    from tests.conftest import ROOT
+    picked = [os.path.join(ROOT, "test_input", s) for s in ("face0.png", "face1_rough.png")]
+    photo = tmp_path / "photo.png"
+    from data.synthetic import make_sample
+    Image.fromarray(make_sample(3, 10 ** 6, 128)["photo"]).save(photo)
+    out_ref, out_random = tmp_path / "ref", tmp_path / "random"
+    assert demo(["--method", "sp_embedding", "--input", *picked, "--output", str(out_ref),
+                 "--appearance", str(photo)]) == 0
+    assert "converted 2, skipped 0" in capsys.readouterr().out
+    assert demo(["--method", "sp_embedding", "--input", *picked, "--output", str(out_random),
+                 "--appearance_seed", "4", "--n_outputs", "2"]) == 0
+    assert "converted 2, skipped 0" in capsys.readouterr().out
+    with_ref = np.asarray(Image.open(out_ref / "face0.png").convert("RGB"), dtype=np.float64)
+    looks = [np.asarray(Image.open(out_random / f"face0_{k}.png").convert("RGB"),
+                        dtype=np.float64) for k in (0, 1)]
+    assert with_ref.shape == looks[0].shape == (64, 64, 3)
+    assert np.abs(looks[0] - looks[1]).mean() > 1          # two looks, two faces
+    assert np.abs(with_ref - looks[0]).mean() > 1
+    assert 40 < with_ref.mean() < 230                     # a face, not a blank
