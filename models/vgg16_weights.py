@@ -194,6 +194,24 @@ def npz_bytes(params, meta):
     return buf.getvalue()
 
 
+def read_npz(path, error, hint, made_by=""):
+    """(arrays, meta) of an .npz written by ``npz_bytes`` (no pickles); a
+    damaged file or a missing/invalid 'meta' entry raises ``error`` naming
+    ``path`` and ending with ``hint`` (``made_by``: what should have made it)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except Exception as exc:  # zipfile / numpy raise many types on bad bytes
+        raise error(f"{path}: not a readable .npz ({type(exc).__name__}: {exc}); "
+                    f"{hint}") from None
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+    except (KeyError, ValueError):
+        made = f"not made by {made_by}; " if made_by else ""
+        raise error(f"{path}: no valid 'meta' entry; {made}{hint}") from None
+    return arrays, meta
+
+
 def convert(onnx_path, out_path, expected_sha256=SOURCE_SHA256):
     """Check ``onnx_path`` against the pinned SHA-256, extract the VGG16 conv
     weights and write them to ``out_path`` atomically. Returns the SHA-256 of
@@ -259,17 +277,7 @@ def read_vgg16_npz(path, expected_sha256=WEIGHTS_SHA256):
     """name -> float32 array from a converted VGG16 .npz, after checking its
     format, input convention and weights digest (stored and pinned)."""
     hint = f"delete it and run `{GET_COMMAND}` again"
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except Exception as exc:  # zipfile / numpy raise many types on bad bytes
-        raise VGGWeightsError(f"{path}: not a readable .npz ({type(exc).__name__}: {exc}); "
-                              f"{hint}") from None
-    try:
-        meta = json.loads(str(arrays.pop("meta")))
-    except (KeyError, ValueError):
-        raise VGGWeightsError(f"{path}: no valid 'meta' entry; not made by "
-                              f"{GET_COMMAND}; {hint}") from None
+    arrays, meta = read_npz(path, VGGWeightsError, hint, made_by=GET_COMMAND)
     if meta.get("format") != FORMAT or meta.get("input", {}).get("name") != "caffe":
         raise VGGWeightsError(f"{path}: format {meta.get('format')!r} with input "
                               f"{meta.get('input')!r} is not {FORMAT} (caffe); {hint}")

@@ -127,18 +127,9 @@ def convert_heads(pth_path, out_path, expected_pth_sha256=PTH_SHA256,
 def read_heads(path, expected_sha256=HEADS_SHA256):
     """{lin0..lin4: 1 x C x 1 x 1} from a heads .npz, its recorded and (unless
     ``expected_sha256`` is None) pinned digest checked."""
-    import json
+    from models.vgg16_weights import read_npz
     hint = f"delete it and run `{GET_COMMAND}` again"
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except Exception as exc:  # zipfile / numpy raise many types on bad bytes
-        raise LPIPSWeightsError(f"{path}: not a readable .npz ({type(exc).__name__}); "
-                                f"{hint}") from None
-    try:
-        meta = json.loads(str(arrays.pop("meta")))
-    except (KeyError, ValueError):
-        raise LPIPSWeightsError(f"{path}: no valid 'meta' entry; {hint}") from None
+    arrays, meta = read_npz(path, LPIPSWeightsError, hint)
     if meta.get("format") != FORMAT or sorted(arrays) != sorted(HEAD_NAMES):
         raise LPIPSWeightsError(f"{path}: not an LPIPS heads file of {FORMAT}; {hint}")
     heads = heads_from_state({f"{k}.model.1.weight": v for k, v in arrays.items()}, path)
