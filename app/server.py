@@ -140,7 +140,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from data.sketch_io import ImageError, on_white, sketch_from_image, to_8bit, to_gray_on_white
-from data.sketch_norm import normalise_sketch
+from data.sketch_norm import normalise_sketch, wanted
 from models.methods import DEFAULT_METHOD, method_names
 from options.base_options import REPO_ROOT, OptionError
 from options.dfd_options import parse_refine
@@ -864,7 +864,7 @@ class SketchApp:
         self.decode_budget = DecodeBudget()
         self.references = ReferenceCache()
         self.verbose = bool(getattr(opt, "verbose", False))
-        self.sketch_norm = not getattr(opt, "no_sketch_norm", False)   # requests' default
+        self.sketch_norm = wanted(opt)                 # requests' default
         self._latest = collections.OrderedDict()   # session -> newest seq seen
         self._latest_lock = threading.Lock()
 

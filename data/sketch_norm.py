@@ -57,6 +57,14 @@ SPECK_PIXELS = 6                    # strokes with fewer pixels (at 128 px) are 
 PAPER_MARGIN = 64                   # strokes this much darker than the paper count in the extent
 
 
+def wanted(opt):
+    """Whether inference normalises each sketch: DeepFaceDrawing (the
+    sketch embedding's strokes are labelled, not fitted) without
+    --no_sketch_norm. One reading of the flag for demo, app and evaluation."""
+    return (getattr(opt, "method", "deepfacedrawing") == "deepfacedrawing"
+            and not getattr(opt, "no_sketch_norm", False))
+
+
 def train_stroke_width(size):
     """Stroke width (``stroke_width``, pixels) of the training sketches at
     ``size``: TRAIN_STROKE_WIDTH_PX, or for another size that of the

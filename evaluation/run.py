@@ -17,7 +17,6 @@ import os
 import sys
 import time
 
-from options.dfd_options import sketch_norm_on
 from options.eval_options import EvalOptions
 
 
@@ -150,6 +149,7 @@ def appearance_metrics(convert, ts, mean_look, looks):
 
 def main(argv=None):
     opt = EvalOptions().parse(argv)
+    from data import sketch_norm
     from models.methods import prepare_inference
     from util import jittor_env
     from util.cli import UsageError
@@ -180,7 +180,7 @@ def main(argv=None):
     except (ValueError, FileNotFoundError) as exc:
         return fail(str(exc))
     normalised = None
-    if sketch_norm_on(opt):
+    if sketch_norm.wanted(opt):
         sets, normalised = ev.normalise_sets(sets, model.size)
     try:
         features, feature_note = ev.load_feature_net(opt.feature_net, opt.inception_path)

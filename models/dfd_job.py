@@ -18,7 +18,7 @@ import numpy as np
 
 from data.sketch_io import ImageError, list_appearances, load_sketch, pair_appearances, \
     reference_photo
-from data.sketch_norm import normalise_sketch
+from data.sketch_norm import normalise_sketch, wanted
 
 
 class DFDJob:
@@ -56,7 +56,7 @@ class DFDJob:
         """(item, [notes]); ImageError naming the sketch (or its reference photo)."""
         opt = self.opt
         sketch, notes = load_sketch(path, opt.image_size, opt.max_pixels)
-        if not opt.no_sketch_norm:
+        if wanted(opt):
             sketch, norm_notes = normalise_sketch(sketch)
             notes = notes + norm_notes
         item = {"sketch": sketch}

@@ -110,12 +110,6 @@ def add_test_options(parser):
                         "fitting onto the component layout")
 
 
-def sketch_norm_on(opt):
-    """Whether inference normalises each sketch (``data.sketch_norm``):
-    DeepFaceDrawing without --no_sketch_norm."""
-    return opt.method == "deepfacedrawing" and not getattr(opt, "no_sketch_norm", False)
-
-
 def add_train_options(parser):
     g = parser.add_argument_group("stage ae: losses")
     g.add_argument("--ae_loss", default="mse", choices=("mse", "l1"),

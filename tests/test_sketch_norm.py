@@ -272,12 +272,11 @@ def test_the_flag_turns_it_off_in_the_demo_path(tmp_path, flag):
     """demo.py reads every sketch with its method's job (models/dfd_job.py)."""
     from data.sketch_io import load_sketch
     from models.dfd_job import DFDJob
-    from options.dfd_options import sketch_norm_on
     from options.test_options import TestOptions
     path = write_png(tmp_path / "corner.png", shrunk_into_corner(procedural(0)))
     argv = ["--preset", "tiny", "--input", path] + (["--no_sketch_norm"] if flag else [])
     opt = TestOptions().parse(argv)
-    assert opt.no_sketch_norm is flag and sketch_norm_on(opt) is not flag
+    assert opt.no_sketch_norm is flag and sn.wanted(opt) is not flag
     item, notes = DFDJob(opt, [path]).read(path)
     as_drawn = load_sketch(path, 128)[0]
     if flag:
@@ -288,12 +287,11 @@ def test_the_flag_turns_it_off_in_the_demo_path(tmp_path, flag):
 
 
 def test_the_flag_is_deepfacedrawings_alone():
-    from options.dfd_options import sketch_norm_on
     from options.eval_options import EvalOptions
     from options.test_options import TestOptions
     assert EvalOptions().parse(["--preset", "tiny", "--no_sketch_norm"]).no_sketch_norm
     sp = TestOptions().parse(["--method", "sp_embedding", "--preset", "tiny"])
-    assert not hasattr(sp, "no_sketch_norm") and not sketch_norm_on(sp)
+    assert not hasattr(sp, "no_sketch_norm") and not sn.wanted(sp)
     with pytest.raises(SystemExit):
         TestOptions().parse(["--method", "sp_embedding", "--no_sketch_norm"])
 
