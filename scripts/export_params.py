@@ -19,9 +19,9 @@ TRAINING_ONLY = ("discriminator",)   # the sketch embedding's networks inference
 
 
 def needed_files(src):
-    if (ckpt.read_config(src) or {}).get("method") == "sp_embedding":
-        return sp_files(src)
     config = ckpt.read_config(src) or {}
+    if config.get("method") == "sp_embedding":
+        return sp_files(src)
     files = [ckpt.config_path(src), ckpt.generator_path(src)]
     if int(config.get("appearance_dim", 0) or 0) > 0:
         files.append(ckpt.appearance_path(src))          # the appearance encoder
