@@ -22,13 +22,14 @@ from models.checkpoint import CheckpointError, read_config
 from models.methods import DEFAULT_METHOD, get_method, method_for, method_names
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_PARAMS = os.path.join(REPO_ROOT, "params", "default")
+CHECKPOINTS_DIR = os.path.join(REPO_ROOT, "checkpoints")
 
 
 def bundled_params(method):
-    """The bundled model of ``method`` (``--params``' default for it)."""
+    """The bundled model of ``method`` (``--params``' default for it, set
+    by ``make_parser`` once the method is known)."""
     return os.path.join(REPO_ROOT, "params", get_method(method).bundled)
-CHECKPOINTS_DIR = os.path.join(REPO_ROOT, "checkpoints")
+
 
 # What --help says about architecture defaults under --preset auto.
 AUTO_NOTE = ("defaults shown are the 'official' preset's; under --preset auto the checkpoint "

@@ -3,7 +3,7 @@
 import os
 
 from data.sketch_io import DEFAULT_MAX_PIXELS
-from options.base_options import DEFAULT_PARAMS, REPO_ROOT, BaseOptions, OptionError
+from options.base_options import REPO_ROOT, BaseOptions, OptionError
 
 
 class TestOptions(BaseOptions):
@@ -14,7 +14,7 @@ class TestOptions(BaseOptions):
     def initialize(self, parser):
         parser = super().initialize(parser)
         g = parser.add_argument_group("inference")
-        g.add_argument("--params", default=DEFAULT_PARAMS,
+        g.add_argument("--params", default=None,       # the method's bundled model
                        help="checkpoint folder: the bundled model (params/default, or "
                             "params/sp_embedding with --method sp_embedding), one you trained "
                             "(checkpoints/NAME), or the authors' published checkpoints")
