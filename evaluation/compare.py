@@ -13,9 +13,13 @@ from PIL import Image, ImageDraw
 from evaluation.ablation_report import fmt_value
 
 METRICS = (("fid", "FID*"), ("kid", "KID*"), ("ssim", "SSIM"), ("chamfer", "chamfer px"),
-           ("edge_f1", "edge F1"), ("semantic_miou", "semantic mIoU"),
+           ("edge_f1", "edge F1"), ("target_edge_f1", "edge F1 of the target photo (ceiling)"),
+           ("line_chamfer", "chamfer px, clean lines"), ("line_f1", "edge F1, clean lines"),
+           ("semantic_miou", "semantic mIoU"),
            ("diversity", "diversity"))
 SETS = ("clean", "rough", "hand_like")
+GAP_METRICS = (("edge_f1", "edge F1"), ("target_edge_f1", "edge F1 of the target photo (ceiling)"),
+               ("line_f1", "edge F1, clean lines"))
 
 
 def evaluate(out, label, params, n_test, test_seed, eval_size, looks, feature_net="auto",
@@ -35,6 +39,13 @@ def evaluate(out, label, params, n_test, test_seed, eval_size, looks, feature_ne
         raise SystemExit(f"error: evaluating {label} ({params}) failed (exit {code})")
     with open(os.path.join(folder, "metrics.json")) as f:
         return json.load(f)
+
+
+def _difference(sets, a, b, key):
+    """``sets[a][key] - sets[b][key]``, None where either is missing."""
+    if key not in sets.get(a, {}) or key not in sets.get(b, {}):
+        return None
+    return sets[a][key] - sets[b][key]
 
 
 def fmt(v):
@@ -66,6 +77,11 @@ def table(results):
             if all(v is None for v in vals):
                 continue
             lines.append(f"| {s} | {name} | " + " | ".join(fmt(v) for v in vals) + " |")
+    for key, name in GAP_METRICS:          # what the hand-drawn style costs
+        vals = [_difference(results[m]["sets"], "hand_like", "clean", key) for m in labels]
+        if any(v is not None for v in vals):
+            lines.append(f"| hand_like - clean | {name} | " + " | ".join(fmt(v) for v in vals)
+                         + " |")
     app = [results[m].get("appearance") for m in labels]
     if any(app):
         for key, name in (("to_reference", "with the reference"),

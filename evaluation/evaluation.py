@@ -13,6 +13,17 @@ scored for
   extractor of ``scripts/make_sketches.py`` (XDoG) and compared with the
   input strokes: symmetric chamfer distance (pixels at the model's size)
   and edge F1 within 2 px;
+* where the face's clean sketch is known (procedural sets, and the rough
+  variants of a dataset's sketches), ``line_f1`` and ``line_chamfer``: the
+  same edges scored against the clean lines instead of the input strokes.
+  A hand-drawn style's hatching, shading and overdrawn passes are strokes
+  no face has as edges, so edge F1 against the input falls with the style
+  even for a perfect face; the line scores measure whether the face follows
+  the drawn geometry whatever the style (on the clean set they equal edge
+  F1 and chamfer);
+* with targets, ``target_edge_f1``: the target photo's own edges scored
+  like the outputs' (edge F1 against the input strokes): what a perfect
+  face would get, the ceiling of edge F1 on that set;
 * the same fidelity and faithfulness numbers inside the eye, nose and
   mouth boxes;
 * for rough sketches, ``to_clean``: the L1 distance between the face made
@@ -34,12 +45,13 @@ from util.components import PART_NAMES, PARTS, scaled_boxes
 
 
 class TestSet:
-    def __init__(self, name, sketches, photos, names, parsing=None):
+    def __init__(self, name, sketches, photos, names, parsing=None, lines=None):
         self.name = name
         self.sketches = sketches          # (N, H, W) uint8
         self.photos = photos              # (N, H, W, 3) uint8 or None
         self.names = names
         self.parsing = parsing            # (N, H, W) uint8 CelebAMask-HQ classes, or None
+        self.lines = lines                # (N, H, W) uint8 the faces' clean sketches, or None
 
     def __len__(self):
         return len(self.sketches)
@@ -64,12 +76,12 @@ def synthetic_sets(n, seed, size, rough, hand_like=False):
             rough_sk.append(s["sketch_rough"])
         if hand_like:
             held.append(s["sketch"])
-    photos, parsing = np.stack(photos), np.stack(parsing)
-    sets = [TestSet("clean", np.stack(clean), photos, names, parsing)]
+    photos, parsing, clean = np.stack(photos), np.stack(parsing), np.stack(clean)
+    sets = [TestSet("clean", clean, photos, names, parsing, clean)]
     if rough:
-        sets.append(TestSet("rough", np.stack(rough_sk), photos, names, parsing))
+        sets.append(TestSet("rough", np.stack(rough_sk), photos, names, parsing, clean))
     if hand_like:
-        sets.append(TestSet("hand_like", np.stack(held), photos, names, parsing))
+        sets.append(TestSet("hand_like", np.stack(held), photos, names, parsing, clean))
     return sets
 
 
@@ -92,12 +104,12 @@ def dataset_sets(opt, rough, report=print):
         names.append(ds.name(i).rsplit(".", 1)[0])
     if not sketches:
         raise ValueError(f"{opt.dataroot}: no readable test pairs")
-    photos = np.stack(photos)
-    sets = [TestSet("clean", np.stack(sketches), photos, names)]
+    photos, clean = np.stack(photos), np.stack(sketches)
+    sets = [TestSet("clean", clean, photos, names, lines=clean)]
     if rough:
         rng = np.random.default_rng(opt.test_seed)
         sets.append(TestSet("rough", np.stack([make_rough(s, rng) for s in sketches]),
-                            photos, names))
+                            photos, names, lines=clean))
     return sets
 
 
@@ -122,10 +134,14 @@ def normalise_sets(sets, model_size, report=print):
     """``sets`` with every sketch normalised (``data.sketch_norm``; the
     training width is the model's at ``model_size``, the sketches may be
     at another size), each change reported as ``note: SET/NAME: ...``;
-    returns the new sets and {set name: sketches changed}."""
+    returns the new sets and {set name: sketches changed}. A set's clean
+    lines are normalised the same way (silently), so that they stay what
+    the clean set's sketches are."""
     from data.sketch_norm import normalise_sketch
     out, changed = [], {}
     for ts in sets:
+        lines = None if ts.lines is None else np.stack(
+            [normalise_sketch(line, model_size)[0] for line in ts.lines])
         sketches, n = [], 0
         for name, sketch in zip(ts.names, ts.sketches):
             new, notes = normalise_sketch(sketch, model_size)
@@ -133,7 +149,8 @@ def normalise_sets(sets, model_size, report=print):
                 report(f"note: {ts.name}/{name}: {note}")
             n += bool(notes)
             sketches.append(new)
-        out.append(TestSet(ts.name, np.stack(sketches), ts.photos, ts.names, ts.parsing))
+        out.append(TestSet(ts.name, np.stack(sketches), ts.photos, ts.names, ts.parsing,
+                           lines))
         changed[ts.name] = n
     return out, changed
 
@@ -212,15 +229,21 @@ def per_image(outputs, test_set, size):
     ``<part>/<metric>``."""
     boxes = scaled_boxes(size)
     edges = output_edges(outputs)
+    target_edges = output_edges(test_set.photos) if test_set.photos is not None else None
     rows = []
     for i, out in enumerate(outputs):
         strokes = metrics.stroke_mask(test_set.sketches[i])
         row = {"chamfer": metrics.chamfer(strokes, edges[i]),
                "edge_f1": metrics.edge_f1(strokes, edges[i])["f1"]}
+        if test_set.lines is not None:
+            lines = metrics.stroke_mask(test_set.lines[i])
+            row.update(line_chamfer=metrics.chamfer(lines, edges[i]),
+                       line_f1=metrics.edge_f1(lines, edges[i])["f1"])
         target = test_set.photos[i] if test_set.photos is not None else None
         if target is not None:
             row.update(l1=metrics.l1(out, target), psnr=metrics.psnr(out, target),
-                       ssim=metrics.ssim(out, target))
+                       ssim=metrics.ssim(out, target),
+                       target_edge_f1=metrics.edge_f1(strokes, target_edges[i])["f1"])
         for p in PARTS[:-1]:
             box, name = boxes[p], PART_NAMES[p]
             row[f"{name}/chamfer"] = metrics.chamfer(metrics.crop_box(strokes, box),

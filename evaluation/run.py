@@ -34,7 +34,8 @@ def fmt(v):
 def markdown(results):
     """Overall table (rows: sets) and per-part table."""
     sets = results["sets"]
-    cols = ["n", "l1", "psnr", "ssim", "vgg", "fid", "kid", "chamfer", "edge_f1", "to_clean",
+    cols = ["n", "l1", "psnr", "ssim", "vgg", "fid", "kid", "chamfer", "edge_f1", "line_chamfer",
+            "line_f1", "target_edge_f1", "to_clean",
             "diversity", "semantic_miou"]
     cols = [c for c in cols if any(c in s for s in sets.values())]
     opts = results["options"]
@@ -55,6 +56,10 @@ def markdown(results):
         rows.append(("rough - clean", results["gap"]))
     for name, s in rows:
         lines.append(f"| {name} | " + " | ".join(fmt(s.get(c, "")) for c in cols) + " |")
+    if "line_f1" in cols:
+        lines += ["", "chamfer and edge_f1 score the output's edges against the input strokes; "
+                  "line_chamfer and line_f1 against the face's clean lines (equal on the clean "
+                  "set); target_edge_f1 is the target photo's own edge_f1, the set's ceiling."]
     app = results.get("appearance")
     if app:
         regions = list(app["to_reference"])

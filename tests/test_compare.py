@@ -4,6 +4,7 @@
 import os
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from evaluation import compare
@@ -53,3 +54,18 @@ def test_table_rows_for_each_set_and_the_appearance():
     assert "| hand_like | edge F1 | 0.55 | 0.55 |" in lines
     assert "| appearance | hair colour distance, with the reference | - | 0.1 |" in lines
     assert not any(line.startswith("| rough") for line in lines)
+
+
+def test_table_gives_what_the_hand_drawn_style_costs():
+    old = {"clean": {"edge_f1": 0.8, "line_f1": 0.8, "target_edge_f1": 0.82},
+           "hand_like": {"edge_f1": 0.7, "line_f1": 0.78, "target_edge_f1": 0.77}}
+    new = {"clean": {"edge_f1": 0.6}, "hand_like": {"edge_f1": 0.5}}
+    lines = compare.table({"old": {"sets": old}, "new": {"sets": new}})
+    rows = {line.split(" | ")[1]: line.split(" | ")[2:] for line in lines
+            if line.startswith("| hand_like - clean |")}
+    assert set(rows) == {"edge F1", "edge F1 of the target photo (ceiling)", "edge F1, clean lines"}
+    assert [float(v) for v in rows["edge F1"][0:1]] == [pytest.approx(-0.1)]
+    assert rows["edge F1"][1].rstrip(" |") == compare.fmt(0.5 - 0.6)
+    assert float(rows["edge F1, clean lines"][0]) == pytest.approx(-0.02)
+    assert rows["edge F1, clean lines"][1].rstrip(" |") == "-"     # the new one has none
+    assert "| clean | edge F1, clean lines | 0.8 | - |" in lines

@@ -62,6 +62,49 @@ def test_per_image_scores_a_perfect_output():
     assert summarize([row, worse])["psnr"] == worse["psnr"]       # inf is left out of the mean
 
 
+def test_line_scores_tell_the_style_from_the_geometry():
+    """A hand-drawn style's extra strokes (hatching, shading, passes) lower
+    edge F1 against the input even for the perfect face; against the face's
+    clean lines the perfect face scores as it does on the clean sketch, and
+    target_edge_f1 is that perfect face's score: the set's ceiling."""
+    from data.synthetic import HELD_OUT_STYLE, make_sample
+    from evaluation.evaluation import TestSet, per_image
+    s = make_sample(5, 3, 128, style=HELD_OUT_STYLE)
+    assert not np.array_equal(s["sketch"], s["sketch_clean"])
+    photo, clean = s["photo"][None], s["sketch_clean"][None]
+    on_clean = per_image(photo, TestSet("clean", clean, photo, ["a"], lines=clean), 128)[0]
+    assert on_clean["line_f1"] == on_clean["edge_f1"] == on_clean["target_edge_f1"]
+    assert on_clean["line_chamfer"] == on_clean["chamfer"]
+    hand = per_image(photo, TestSet("hand_like", s["sketch"][None], photo, ["a"],
+                                    lines=clean), 128)[0]
+    assert hand["line_f1"] == on_clean["edge_f1"] and hand["line_chamfer"] == on_clean["chamfer"]
+    assert hand["edge_f1"] < hand["line_f1"]                 # the style costs the perfect face
+    assert hand["target_edge_f1"] == hand["edge_f1"]         # the output is the target here
+    blank = per_image(np.full_like(photo, 255), TestSet("hand_like", s["sketch"][None], photo,
+                                                        ["a"], lines=clean), 128)[0]
+    assert blank["line_f1"] < 0.05 and blank["target_edge_f1"] == hand["target_edge_f1"]
+    no_lines = per_image(photo, TestSet("hand", s["sketch"][None], None, ["a"]), 128)[0]
+    assert "line_f1" not in no_lines and "target_edge_f1" not in no_lines
+
+
+def test_synthetic_sets_carry_the_clean_lines_through_normalisation():
+    from evaluation.evaluation import normalise_sets, synthetic_sets
+    sets = synthetic_sets(2, 7, 128, rough=True, hand_like=True)
+    assert [ts.name for ts in sets] == ["clean", "rough", "hand_like"]
+    for ts in sets:
+        assert np.array_equal(ts.lines, sets[0].sketches)
+    small = sets[2].sketches[:1].copy()               # a face drawn at half size, off-centre
+    small[:] = 255
+    small[0, :64, :64] = sets[0].sketches[0, ::2, ::2]
+    from evaluation.evaluation import TestSet
+    moved = TestSet("hand", small, None, ["x"], lines=sets[0].sketches[:1])
+    out, changed = normalise_sets(sets + [moved], 128, report=lambda line: None)
+    assert changed["hand"] == 1                       # the small face was fitted ...
+    assert np.array_equal(out[3].lines, out[0].sketches[:1])   # ... its lines stay the clean set's
+    for ts in out[:3]:
+        assert np.array_equal(ts.lines, out[0].sketches)
+
+
 def test_evaluate_is_deterministic_and_complete(tiny_params, tmp_path):
     args = ["--params", tiny_params, "--n_test", "3", "--rough", "--feature_net", "random",
             "--hand", os.path.join(ROOT, "test_input")]
@@ -78,6 +121,8 @@ def test_evaluate_is_deterministic_and_complete(tiny_params, tmp_path):
     assert "psnr" not in a["sets"]["hand"] and np.isfinite(a["sets"]["hand"]["fid"])
     assert a["gap"]["chamfer"] == pytest.approx(a["sets"]["rough"]["chamfer"] - clean["chamfer"])
     assert 0 < a["sets"]["rough"]["to_clean"] < 1 and "to_clean" not in clean
+    assert clean["line_f1"] == clean["edge_f1"] and 0 <= a["sets"]["rough"]["line_f1"] <= 1
+    assert 0 < clean["target_edge_f1"] <= 1 and "line_f1" not in a["sets"]["hand"]
     assert (tmp_path / "a" / "rough" / "face0000.png").is_file()
     assert (tmp_path / "a" / "target" / "face0002.png").is_file()
     assert (tmp_path / "a" / "index.html").is_file()
