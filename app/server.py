@@ -903,6 +903,7 @@ class SketchApp:
             "k_max": self.k_max,
             "defaults": {"method": self.default_method, "appearance": None,
                          "k": min(opt.k, self.k_max), "gender": opt.gender, "shadow": True,
+                         "sketch_norm": self.sketch_norm,
                          "refine": {PART_NAMES[p]: opt.refine_by_part[p] for p in PARTS}},
             "model": self.description,
             "max_upload_bytes": self.max_upload,

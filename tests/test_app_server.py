@@ -315,6 +315,19 @@ def test_page_and_static_files(server):
     assert status == 200 and body == b"" and int(resp.getheader("Content-Length")) > 100
 
 
+def test_every_element_the_script_asks_for_is_on_the_page():
+    """app.js finds its elements with $("id"): each must be in index.html
+    (the sketch-normalisation box among them), or the page breaks."""
+    import re
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app", "static")
+    script = open(os.path.join(root, "app.js"), encoding="utf-8").read()
+    page = open(os.path.join(root, "index.html"), encoding="utf-8").read()
+    wanted = set(re.findall(r'\$\("([\w-]+)"\)', script))
+    present = set(re.findall(r'id="([\w-]+)"', page))
+    assert "sketch-norm" in wanted and not wanted - present, wanted - present
+    assert 'sketch_norm: $("sketch-norm").checked' in script
+
+
 def test_page_uses_no_outside_resources():
     root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "app", "static")
     for name in os.listdir(root):
@@ -352,6 +365,7 @@ def test_info(server):
     assert info["k_max"] == 80                          # 40 male + 40 female latents
     assert info["defaults"] == {"method": DFD, "appearance": None,
                                 "k": min(server.app.opt.k, 80), "gender": "all", "shadow": True,
+                                "sketch_norm": True,
                                 "refine": {PART_NAMES[p]: 1.0 for p in PARTS}}
     assert "128x128" in info["model"] and info["max_upload_bytes"] == MAX_MB * 1024 * 1024
     from app.server import DEFAULT_MAX_PIXELS
@@ -442,6 +456,7 @@ def test_convert_normalises_the_sketch_unless_asked_not_to(server, monkeypatch):
     as_drawn = decode_data_url(out["image"])
     assert np.abs(as_drawn.astype(int) - face(small)).max() <= 1
     monkeypatch.setattr(app, "sketch_norm", False)           # draw.py --no_sketch_norm
+    assert call(server, "GET", "/api/info")[2]["defaults"]["sketch_norm"] is False  # the box
     status, _, out = convert(server, sketch=data_url(Image.fromarray(small)), shadow=False)
     assert status == 200 and out["notes"] == [] and np.array_equal(
         decode_data_url(out["image"]), as_drawn)

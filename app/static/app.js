@@ -244,7 +244,8 @@
     const body = JSON.stringify({
       sketch: sketchDataUrl(), method: state.method, appearance: appearanceField(),
       k: Number($("k").value), refine: refineValues(),
-      gender: gender(), shadow: wantShadow, session: state.session, seq,
+      gender: gender(), shadow: wantShadow, sketch_norm: $("sketch-norm").checked,
+      session: state.session, seq,
     });
     setStatus(state.drawing ? "Drawing\u2026" : "Updating\u2026", "busy");
     const started = performance.now();
@@ -573,6 +574,7 @@
     for (const radio of document.querySelectorAll('input[name="gender"]')) {
       radio.addEventListener("change", () => schedule(0));
     }
+    $("sketch-norm").addEventListener("change", () => schedule(0));
 
     document.addEventListener("keydown", (ev) => {
       if (ev.target instanceof HTMLInputElement && ev.target.type !== "range"
@@ -622,6 +624,7 @@
     for (const radio of document.querySelectorAll('input[name="gender"]')) {
       radio.checked = radio.value === info.defaults.gender;
     }
+    $("sketch-norm").checked = info.defaults.sketch_norm;
     drawBoxes(info.parts);
     selectMethod(info.default_method, false);
     document.body.dataset.ready = "true";
