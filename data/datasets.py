@@ -133,6 +133,12 @@ class FaceDataset:
     def genders(self):
         return [it[2] for it in self.items]
 
+    def attributes(self, keys):
+        """A tuple of the values of ``keys`` per sample (train.py --balance);
+        only the procedural faces are labelled."""
+        raise DatasetError(f"--balance {','.join(keys)}: only the procedural faces "
+                           f"(--dataset_mode synthetic) are labelled with what they show")
+
     def load(self, index):
         sketch_path, photo_path, gender = self.items[index]
         sketch = load_sketch_array(sketch_path, self.size)
@@ -335,9 +341,13 @@ class SyntheticDataset(FaceDataset):
                       semantic=k["semantic_sketch_style"], parsing=s["labels"])
 
     def genders(self):
+        return [a for (a,) in self.attributes(("gender",))]
+
+    def attributes(self, keys):
         from data.synthetic import sample_params
-        return [sample_params(np.random.default_rng([self.seed, self.offset + i])).gender
-                for i in range(len(self))]
+        params = [sample_params(np.random.default_rng([self.seed, self.offset + i]))
+                  for i in range(len(self))]
+        return [tuple(getattr(p, k) for k in keys) for p in params]
 
 
 _REGISTRY = {"paired": PairedDataset, "celeba": CelebAMaskHQDataset,

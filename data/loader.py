@@ -1,6 +1,8 @@
 """Deterministic batches with augmentation.
 
-The order of epoch e is a permutation seeded by (seed, e) and the
+The order of epoch e is a permutation seeded by (seed, e) (with sample
+weights, ``balance_weights``: as many draws with replacement, seeded the
+same way) and the
 augmentation of sample i in epoch e by (seed, e, i), so a resumed run sees
 exactly the batches an uninterrupted one would. Under MPI each process takes
 every world-th sample of the same order.
@@ -83,15 +85,45 @@ def augment(sketch, photo, rng, jitter=0, flip=False, clean=None, semantic=None,
     return c(sketch), c(photo), c(clean)
 
 
+def balance_weights(labels, power=0.5):
+    """Sampling weights (N,) summing to 1 that even out how often each
+    value of each attribute is seen. ``labels`` has a tuple of attribute
+    values per sample (``dataset.attributes``); sample i gets the product,
+    over the attributes, of its value's share ``** -power`` (0: as the data
+    comes; 1: with one attribute, every value equally often; 0.5, the
+    square root, in between). Attributes are weighted each on its own, so
+    a rare combination is not blown up beyond its parts."""
+    if not 0 <= power <= 1:
+        raise ValueError(f"the balancing power must be in [0, 1], got {power}")
+    w = np.ones(len(labels), np.float64)
+    for column in range(len(labels[0])):
+        shares = label_shares(labels, column=column)
+        w *= np.array([shares[l[column]] ** -power for l in labels])
+    return w / w.sum()
+
+
+def label_shares(labels, weights=None, column=0):
+    """{value of attribute ``column``: share of the samples drawn} with
+    ``weights`` (None: uniform)."""
+    w = np.full(len(labels), 1.0 / len(labels)) if weights is None else np.asarray(weights)
+    out = {}
+    for l, v in zip(labels, w):
+        out[l[column]] = out.get(l[column], 0.0) + float(v)
+    return out
+
+
 class BatchLoader:
     def __init__(self, dataset, batch_size, seed=0, shuffle=True, jitter=0, flip=False,
-                 rank=0, world_size=1):
+                 rank=0, world_size=1, weights=None):
         if len(dataset) < batch_size * world_size:
             raise ValueError(f"the dataset has {len(dataset)} samples, fewer than one batch "
                              f"({batch_size} x {world_size} processes)")
         self.ds, self.batch_size, self.seed = dataset, batch_size, seed
         self.shuffle, self.jitter, self.flip = shuffle, jitter, flip
         self.rank, self.world = rank, world_size
+        self.weights = None if weights is None else np.asarray(weights, np.float64)
+        if self.weights is not None and self.weights.shape != (len(dataset),):
+            raise ValueError(f"{len(self.weights)} sample weights for {len(dataset)} samples")
 
     def __len__(self):
         """Batches per epoch (incomplete last batches are dropped)."""
@@ -101,7 +133,10 @@ class BatchLoader:
         n = len(self.ds)
         if not self.shuffle:
             return np.arange(n)
-        return np.random.default_rng([self.seed, epoch]).permutation(n)
+        rng = np.random.default_rng([self.seed, epoch])
+        if self.weights is not None:
+            return rng.choice(n, size=n, replace=True, p=self.weights)
+        return rng.permutation(n)
 
     def epoch(self, epoch, start=0):
         """Yield batches ``start..len-1`` of ``epoch`` as dicts of arrays."""

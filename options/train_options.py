@@ -52,6 +52,13 @@ class TrainOptions(BaseOptions):
                             "strokes move into the right eye's box; off by default)")
         d.add_argument("--serial_batches", action="store_true",
                        help="take samples in order instead of shuffling")
+        d.add_argument("--balance", default="",
+                       help="synthetic: attributes to even out when drawing batches, comma "
+                            "separated (hair_style, facial_hair, glasses, expression, gender, "
+                            "...): rare ones (a bald head, a bun) are drawn more often")
+        d.add_argument("--balance_power", type=float, default=0.5,
+                       help="with --balance: a sample's weight is its label's share to the "
+                            "power minus this (1: every label equally often; 0.5 halfway)")
 
         o = parser.add_argument_group("optimisation")
         o.add_argument("--batch_size", type=int, default=8, help="samples per step (per process)")
@@ -94,6 +101,18 @@ class TrainOptions(BaseOptions):
                 HELD_OUT_STYLE, "held_out") else ""
             raise OptionError(f"--sketch_style {opt.sketch_style!r}{held}: choose clean, random "
                               f"or one of {', '.join(TRAIN_STYLES)}")
+        from data.synthetic import ATTRIBUTES
+        opt.balance = ",".join(k.strip() for k in opt.balance.split(",") if k.strip())
+        unknown = [k for k in opt.balance.split(",") if k and k not in ATTRIBUTES]
+        if unknown:
+            raise OptionError(f"--balance {unknown[0]!r}: choose from {', '.join(ATTRIBUTES)}")
+        if opt.balance and opt.dataset_mode != "synthetic":
+            raise OptionError("--balance needs --dataset_mode synthetic (the only labelled "
+                              "faces)")
+        if opt.balance and opt.serial_batches:
+            raise OptionError("--balance draws batches at random; drop --serial_batches")
+        if not 0 <= opt.balance_power <= 1:
+            raise OptionError(f"--balance_power must be in [0, 1], got {opt.balance_power}")
         if opt.dataset_mode in ("paired", "celeba") and not opt.dataroot:
             raise OptionError(f"--dataset_mode {opt.dataset_mode} needs --dataroot")
         if opt.batch_size < 1 or opt.niter < 0 or opt.niter_decay < 0:

@@ -204,3 +204,64 @@ def test_celebamask_hq_layout_with_split_and_genders(tmp_path):
     assert sketch.shape == (128, 128) and photo.shape == (128, 128, 3)
     test_set = create_dataset(opt, "test")
     assert [os.path.basename(p) for p, _, _ in test_set.items] == ["2.png"]
+
+
+def test_balance_weights_even_out_rare_labels():
+    from data.loader import balance_weights, label_shares
+    labels = [("short",)] * 90 + [("bald",)] * 10
+    assert np.allclose(balance_weights(labels, 0.0), 1 / 100)           # as the data comes
+    even = label_shares(labels, balance_weights(labels, 1.0))
+    assert even["bald"] == pytest.approx(0.5) and even["short"] == pytest.approx(0.5)
+    half = label_shares(labels, balance_weights(labels, 0.5))           # sqrt: 1:3 -> 0.25
+    assert half["bald"] == pytest.approx(10 / 0.1 ** 0.5 / (10 / 0.1 ** 0.5 + 90 / 0.9 ** 0.5))
+    assert 0.1 < half["bald"] < 0.5
+    # two attributes, each evened out on its own: glasses are rare among the bald too
+    two = [("short", "none")] * 80 + [("short", "round")] * 10 + [("bald", "none")] * 9 + \
+        [("bald", "round")]
+    w = balance_weights(two, 1.0)
+    assert label_shares(two, w, 0)["bald"] > 0.4 and label_shares(two, w, 1)["round"] > 0.4
+    assert w[-1] == pytest.approx(w[0] * (0.9 / 0.1) * (0.89 / 0.11))
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        balance_weights(labels, 2.0)
+
+
+def test_balanced_batches_are_deterministic_and_show_rare_faces_more(tmp_path):
+    """--balance hair_style: the loader draws rare hair styles more often,
+    the same draws for the same (seed, epoch) (so resumption stays exact),
+    and the trainer says what it changes."""
+    from data.loader import BatchLoader
+    from options.train_options import TrainOptions
+    from training import create_stage
+    argv = TINY + ["--stage", "ae", "--checkpoints_dir", str(tmp_path), "--name", "b",
+                   "--n_samples", "400", "--balance", "hair_style", "--balance_power", "1"]
+    opt = TrainOptions().parse(argv)
+    trainer = create_stage(opt)
+    styles = [s for (s,) in trainer.dataset.attributes(("hair_style",))]
+    from data.synthetic import make_sample
+    assert styles[:5] == [make_sample(opt.data_seed, i, 32)["params"].hair_style
+                          for i in range(5)]
+    a, b = trainer.loader.order(3), trainer.loader.order(3)
+    assert np.array_equal(a, b) and not np.array_equal(a, trainer.loader.order(4))
+    drawn = [styles[i] for e in range(20) for i in trainer.loader.order(e)]
+    plain = BatchLoader(trainer.dataset, 4, opt.seed)
+    assert sorted(plain.order(0)) == list(range(400))                  # a permutation
+    rarest = min(set(styles), key=styles.count)
+    assert drawn.count(rarest) / len(drawn) > 1.4 * styles.count(rarest) / len(styles)
+    counts = [drawn.count(s) for s in set(styles)]
+    assert max(counts) < 1.3 * min(counts) and max(styles.count(s) for s in styles) > 2 * min(
+        styles.count(s) for s in styles)                                 # power 1: about even
+
+
+def test_balance_options_are_checked(capsys):
+    from options.train_options import TrainOptions
+    base = TINY + ["--stage", "ae", "--name", "x"]
+    for extra, message in (
+            (["--balance", "hair"], "--balance 'hair': choose from gender, hair_style"),
+            (["--balance", "glasses", "--dataset_mode", "paired", "--dataroot", "x"],
+             "--balance needs --dataset_mode synthetic"),
+            (["--balance", "glasses", "--balance_power", "1.5"], "--balance_power must be in")):
+        with pytest.raises(SystemExit):
+            TrainOptions().parse(base + extra)
+        assert message in capsys.readouterr().err
+    assert TrainOptions().parse(base + ["--balance", " hair_style, glasses"]).balance == \
+        "hair_style,glasses"

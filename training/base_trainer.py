@@ -27,7 +27,7 @@ import time
 from tqdm import tqdm
 
 from data.datasets import create_dataset
-from data.loader import BatchLoader
+from data.loader import BatchLoader, balance_weights, label_shares
 from models.checkpoint import CheckpointError, read_state, write_config, write_state
 from training.optim import lr_at
 from util.fileio import remove_stale_temporaries
@@ -119,7 +119,8 @@ class BaseTrainer(Stage):
         self.dataset = create_dataset(opt, "train")
         self.loader = BatchLoader(self.dataset, opt.batch_size, opt.seed,
                                   shuffle=not opt.serial_batches, jitter=opt.jitter,
-                                  flip=opt.flip, rank=self.rank, world_size=self.world)
+                                  flip=opt.flip, rank=self.rank, world_size=self.world,
+                                  weights=self._balance())
         self.history = []          # every step's losses (for tests and plots)
         if self.main:
             write_config(self.dir, self.config())
@@ -127,6 +128,24 @@ class BaseTrainer(Stage):
             self.log = LossLog(os.path.join(self.dir, "loss_log.txt"), f"stage {self.stage}")
             self.page = ResultPage(os.path.join(self.dir, "web", self.stage),
                                    f"{opt.name}: stage {self.stage}")
+
+    def _balance(self):
+        """Sample weights for --balance (None without it), with a line on
+        what they change: the rarest labels' shares before -> after."""
+        keys = tuple(k for k in getattr(self.opt, "balance", "").split(",") if k)
+        if not keys:
+            return None
+        labels = self.dataset.attributes(keys)
+        weights = balance_weights(labels, self.opt.balance_power)
+        if self.rank == 0:
+            for column, key in enumerate(keys):
+                before = label_shares(labels, column=column)
+                after = label_shares(labels, weights, column)
+                order = sorted(before, key=before.get)
+                shown = order[:3] + order[-1:] if len(order) > 4 else order
+                print(f"balancing {key} (power {self.opt.balance_power:g}): " + ", ".join(
+                    f"{v} {100 * before[v]:.1f}% -> {100 * after[v]:.1f}%" for v in shown))
+        return weights
 
     def _write_opt_file(self):
         lines = [f"{k}: {v}" for k, v in sorted(vars(self.opt).items())]

@@ -35,13 +35,13 @@ Modules: ``params`` (FaceParams, vocabularies, sample_params), ``sampling``
 
 from .geometry import build_geometry
 from .labels import EDGE_CLASSES, PARSING_CLASSES, parsing_map
-from .params import (BROW_SHAPES, EARRINGS, EXPRESSIONS, FACE_SHAPES, FACIAL_HAIR, GENDERS,
+from .params import (ATTRIBUTES, BROW_SHAPES, EARRINGS, EXPRESSIONS, FACE_SHAPES, FACIAL_HAIR, GENDERS,
                      GLASSES, HAIR_STYLES, FaceParams, sample_params)
 from .rough import make_rough
 from .samples import generate, make_sample, render_face
 from .styles import HELD_OUT_STYLE, SKETCH_STYLES, TRAIN_STYLES
 
-__all__ = ["BROW_SHAPES", "EARRINGS", "EDGE_CLASSES", "EXPRESSIONS", "FACE_SHAPES",
+__all__ = ["ATTRIBUTES", "BROW_SHAPES", "EARRINGS", "EDGE_CLASSES", "EXPRESSIONS", "FACE_SHAPES",
            "FACIAL_HAIR", "GENDERS", "GLASSES", "HAIR_STYLES", "HELD_OUT_STYLE",
            "PARSING_CLASSES", "SKETCH_STYLES", "TRAIN_STYLES", "FaceParams",
            "build_geometry", "generate", "make_rough", "make_sample", "parsing_map",

@@ -39,6 +39,8 @@ _P = {
 _VOCAB = {"hair_style": HAIR_STYLES, "facial_hair": FACIAL_HAIR, "glasses": GLASSES,
           "expression": EXPRESSIONS, "brow_shape": BROW_SHAPES,
           "face_shape": FACE_SHAPES, "earrings": EARRINGS}
+# What a face is labelled with (the categorical draws; train.py --balance)
+ATTRIBUTES = ("gender",) + tuple(_VOCAB)
 
 
 @dataclass
