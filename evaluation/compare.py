@@ -15,7 +15,7 @@ from evaluation.ablation_report import fmt_value
 METRICS = (("fid", "FID*"), ("kid", "KID*"), ("ssim", "SSIM"), ("chamfer", "chamfer px"),
            ("edge_f1", "edge F1"), ("target_edge_f1", "edge F1 of the target photo (ceiling)"),
            ("line_chamfer", "chamfer px, clean lines"), ("line_f1", "edge F1, clean lines"),
-           ("semantic_miou", "semantic mIoU"),
+           ("semantic_miou", "semantic mIoU"), ("hair_iou", "hair IoU"),
            ("diversity", "diversity"))
 SETS = ("clean", "rough", "hand_like")
 GAP_METRICS = (("edge_f1", "edge F1"), ("target_edge_f1", "edge F1 of the target photo (ceiling)"),

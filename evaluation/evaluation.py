@@ -304,16 +304,20 @@ def colour_distances(outputs, parsing, references, ref_parsing):
     return out
 
 
+HAIR_CLASS = APPEARANCE_REGIONS["hair"][0]
+
+
 def semantic_iou(parser, outputs, parsing, size):
     """How well the outputs keep the sketches' parts: the face parser's
     reading of each output against the test face's parsing map (both at the
-    parser's ``size``), mean IoU over the classes the face has, mean over
-    faces."""
+    parser's ``size``). Returns (mean IoU over the classes the face has, mean
+    over faces; the hair's IoU, mean over faces: a bald head given hair
+    scores 0, a bald head kept bald 1)."""
     from PIL import Image
 
     from models.base_model import jt
     from util.arrays import photo_to_array
-    ious = []
+    ious, hair = [], []
     for img, lab in zip(outputs, parsing):
         if img.shape[0] != size:
             img = np.asarray(Image.fromarray(img).resize((size, size), Image.BICUBIC))
@@ -326,7 +330,14 @@ def semantic_iou(parser, outputs, parsing, size):
             union = np.logical_or(pred == c, lab == c).sum()
             per_class.append(inter / union)
         ious.append(np.mean(per_class))
-    return float(np.mean(ious))
+        hair.append(iou_or_one(pred == HAIR_CLASS, lab == HAIR_CLASS))
+    return float(np.mean(ious)), float(np.mean(hair))
+
+
+def iou_or_one(a, b):
+    """IoU of two masks; 1 when both are empty (nothing, rightly)."""
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
 def mean_l1(a, b):

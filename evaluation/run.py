@@ -36,7 +36,7 @@ def markdown(results):
     sets = results["sets"]
     cols = ["n", "l1", "psnr", "ssim", "vgg", "fid", "kid", "chamfer", "edge_f1", "line_chamfer",
             "line_f1", "target_edge_f1", "to_clean",
-            "diversity", "semantic_miou"]
+            "diversity", "semantic_miou", "hair_iou"]
     cols = [c for c in cols if any(c in s for s in sets.values())]
     opts = results["options"]
     knobs = ", ".join(f"{k}={opts[k]}" for k in ("k", "refine", "gender") if k in opts)
@@ -225,7 +225,8 @@ def main(argv=None):
         rows = ev.per_image(outputs, ts, size)
         summary = {"n": len(ts), "diversity": ev.diversity(outputs, ts.sketches)}
         if parser is not None and ts.parsing is not None:
-            summary["semantic_miou"] = ev.semantic_iou(parser[0], outputs, ts.parsing, parser[1])
+            summary["semantic_miou"], summary["hair_iou"] = ev.semantic_iou(
+                parser[0], outputs, ts.parsing, parser[1])
         if features is not None:
             dist, taps_out = ev.distribution(features, outputs, reference,
                                              opt.kid_subsets, opt.seed)

@@ -9,7 +9,9 @@ variants and the held-out hand-like style). Writes ``before_after.md`` (the
 table) and ``grid.png`` (rows: clean and hand-like test sketches; columns:
 sketch, old, new, the new with two random looks and with a reference
 photo's look, that photo, the target) into --out, each evaluation's folder
-beside. An old bundled model is in git: ``git archive HEAD~N params/default
+beside. With a face parser (--parser, by default the bundled sketch
+embedding's) the table has semantic mIoU and hair IoU (is a bald head kept
+bald, long hair long). An old bundled model is in git: ``git archive HEAD~N params/default
 | tar -x -C /tmp`` gives it back.
 """
 
@@ -32,6 +34,9 @@ def parse_args(argv):
                    help="where the table, the grid and the evaluations go")
     compare.add_common_args(p)
     p.add_argument("--grid_rows", type=int, default=4, help="test faces of each set in the grid")
+    p.add_argument("--parser", default=os.path.join(REPO, "params", "sp_embedding"),
+                   help="folder with a face parser for semantic mIoU and hair IoU (the bundled "
+                        "sketch embedding has one); '' for none")
     return p.parse_args(argv)
 
 
@@ -42,7 +47,8 @@ def main(argv=None):
             print(f"error: {path}: no such checkpoint", file=sys.stderr)
             return 2
     os.makedirs(args.out, exist_ok=True)
-    common = compare.common_kwargs(args)
+    parser = args.parser if args.parser and os.path.isdir(args.parser) else ""
+    common = dict(compare.common_kwargs(args), parser=parser)
     results = {"old": compare.evaluate(args.out, "old", args.old, **common),
                "new": compare.evaluate(args.out, "new", args.new, **common)}
     lines = ["# Before and after, on the same test faces", "",

@@ -69,3 +69,23 @@ def test_table_gives_what_the_hand_drawn_style_costs():
     assert float(rows["edge F1, clean lines"][0]) == pytest.approx(-0.02)
     assert rows["edge F1, clean lines"][1].rstrip(" |") == "-"     # the new one has none
     assert "| clean | edge F1, clean lines | 0.8 | - |" in lines
+
+
+def test_before_after_script_end_to_end(tiny_params, tmp_path):
+    from tests.conftest import run_script
+    out = tmp_path / "ba"
+    argv = ["--old", tiny_params, "--new", tiny_params, "--out", str(out), "--n_test", "2",
+            "--looks", "1", "--feature_net", "random", "--grid_rows", "1", "--parser", ""]
+    assert run_script("scripts/before_after.py", argv) == 0
+    md = (out / "before_after.md").read_text()
+    for row in ("| clean | edge F1 |", "| hand_like | edge F1, clean lines |",
+                "| hand_like - clean | edge F1 of the target photo (ceiling) |"):
+        assert row in md, row
+    assert "hair IoU" not in md                       # no parser given
+    old = [line for line in md.splitlines() if line.startswith("| rough | SSIM |")][0]
+    cells = old.strip("| ").split(" | ")
+    assert cells[2] == cells[3]                       # the same checkpoint twice: the same numbers
+    with Image.open(out / "grid.png") as grid:
+        assert grid.size[1] == 18 + 2 * 128           # a clean and a hand-like row
+    assert run_script("scripts/before_after.py", argv[:1] + [str(tmp_path / "nope")]
+                      + argv[2:]) == 2

@@ -233,9 +233,40 @@ def test_evaluate_scores_the_sketch_embedding_with_semantics_and_looks(tmp_path)
     assert res["options"]["image_size"] == 64 and res["options"]["model_size"] == 32
     for name in ("clean", "hand_like"):
         s = res["sets"][name]
-        assert 0 <= s["semantic_miou"] <= 1 and s["diversity"] > 0 and np.isfinite(s["edge_f1"])
+        assert 0 <= s["semantic_miou"] <= 1 and 0 <= s["hair_iou"] <= 1 and s["diversity"] > 0 and np.isfinite(s["edge_f1"])
     app = res["appearance"]
     assert set(app["to_reference"]) == {"hair", "skin", "background"}
     assert app["look_diversity"] > 0
     assert (out / "looks" / "look1" / "face0002.png").is_file()
     assert "Appearance control" in (out / "metrics.md").read_text()
+
+
+def test_hair_iou_counts_hair_given_to_a_bald_head():
+    from evaluation.evaluation import HAIR_CLASS, iou_or_one, semantic_iou
+    from models.base_model import jt
+    assert iou_or_one(np.zeros((4, 4), bool), np.zeros((4, 4), bool)) == 1.0
+    a = np.zeros((4, 4), bool)
+    a[:2] = True
+    b = np.zeros((4, 4), bool)
+    b[1:3] = True
+    assert iou_or_one(a, b) == pytest.approx(4 / 12)
+
+    def parser_saying(label_map):        # logits whose argmax is ``label_map``
+        def parser(x):
+            logits = np.zeros((x.shape[0], 19) + label_map.shape, np.float32)
+            for c in range(19):
+                logits[:, c][:, label_map == c] = 1.0
+            return jt.array(logits)
+        return parser
+
+    size = 8
+    hair = np.ones((size, size), np.uint8)          # skin ...
+    hair[:3] = HAIR_CLASS                           # ... with hair on top
+    bald = np.ones((size, size), np.uint8)
+    images = np.zeros((2, size, size, 3), np.uint8)
+    parsing = np.stack([hair, bald])
+    miou, hair_iou = semantic_iou(parser_saying(hair), images, parsing, size)
+    assert hair_iou == pytest.approx(0.5)           # right on the first face, hair on the bald one
+    assert miou == pytest.approx((1.0 + 5 / 8) / 2)
+    assert semantic_iou(parser_saying(bald), images, parsing, size)[1] == pytest.approx(0.5)
+    assert semantic_iou(parser_saying(bald), images[1:], parsing[1:], size) == (1.0, 1.0)
