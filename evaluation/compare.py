@@ -11,6 +11,7 @@ import os
 from PIL import Image, ImageDraw
 
 from evaluation.ablation_report import fmt_value
+from evaluation.evaluation import gaps
 
 METRICS = (("fid", "FID*"), ("kid", "KID*"), ("ssim", "SSIM"), ("chamfer", "chamfer px"),
            ("edge_f1", "edge F1"), ("target_edge_f1", "edge F1 of the target photo (ceiling)"),
@@ -39,13 +40,6 @@ def evaluate(out, label, params, n_test, test_seed, eval_size, looks, feature_ne
         raise SystemExit(f"error: evaluating {label} ({params}) failed (exit {code})")
     with open(os.path.join(folder, "metrics.json")) as f:
         return json.load(f)
-
-
-def _difference(sets, a, b, key):
-    """``sets[a][key] - sets[b][key]``, None where either is missing."""
-    if key not in sets.get(a, {}) or key not in sets.get(b, {}):
-        return None
-    return sets[a][key] - sets[b][key]
 
 
 def fmt(v):
@@ -77,8 +71,9 @@ def table(results):
             if all(v is None for v in vals):
                 continue
             lines.append(f"| {s} | {name} | " + " | ".join(fmt(v) for v in vals) + " |")
+    style_gaps = [gaps(results[m]["sets"], "clean", "hand_like") for m in labels]
     for key, name in GAP_METRICS:          # what the hand-drawn style costs
-        vals = [_difference(results[m]["sets"], "hand_like", "clean", key) for m in labels]
+        vals = [g.get(key) for g in style_gaps]
         if any(v is not None for v in vals):
             lines.append(f"| hand_like - clean | {name} | " + " | ".join(fmt(v) for v in vals)
                          + " |")

@@ -326,9 +326,7 @@ def semantic_iou(parser, outputs, parsing, size):
             pred = parser(jt.array(photo_to_array(img[None]))).numpy()[0].argmax(axis=0)
         per_class = []
         for c in np.unique(lab):
-            inter = np.logical_and(pred == c, lab == c).sum()
-            union = np.logical_or(pred == c, lab == c).sum()
-            per_class.append(inter / union)
+            per_class.append(iou_or_one(pred == c, lab == c))
         ious.append(np.mean(per_class))
         hair.append(iou_or_one(pred == HAIR_CLASS, lab == HAIR_CLASS))
     return float(np.mean(ious)), float(np.mean(hair))
