@@ -3,11 +3,13 @@
 * ``paired``: ``DATAROOT/sketch/`` and ``DATAROOT/photo/`` with matching file
   stems (any image format), optional ``gender.txt`` / ``gender.csv``
   (``name male|female`` per line) for the gender-split banks.
-* ``celeba``: the CelebAMask-HQ layout, ``DATAROOT/CelebA-HQ-img/*.jpg``
-  with the sketches made from them in ``DATAROOT/sketch/`` (see
-  ``scripts/make_sketches.py``); the official train/test split when
-  ``CelebA-HQ-to-CelebA-mapping.txt`` and ``list_eval_partition.txt`` are
-  there, genders from ``CelebAMask-HQ-attribute-anno.txt``.
+* ``celeba``: the CelebAMask-HQ layout (``data/celeba.py``): photos and
+  label maps (combined or per-class), each face aligned onto the component
+  layout and drawn as DeepFaceDrawing drew its training sketches
+  (``data/photo_sketch.py``) in any ``--sketch_style``; split by
+  ``--test_ids`` (or the official partition files); genders from the
+  attribute file, else ``all``. Without label maps: the photos with the
+  raster sketches of ``DATAROOT/sketch/`` (``scripts/make_sketches.py``).
 * ``synthetic``: procedural faces made on the fly (``data/synthetic.py``).
 
 Every dataset yields a ``Sample``: ``sketch`` uint8 (S, S), ``photo`` uint8
@@ -24,9 +26,11 @@ attributes, not tuple items, so ``sketch, photo, gender, clean = sample``
 keeps working. Sizes: ``opt.image_size`` for photo and parsing map,
 ``opt.sketch_size`` (default the same) for sketch, clean sketch and semantic
 sketch. Sources: the procedural faces (rendered at each size, in
-``--sketch_style``), or the CelebAMask-HQ layout with the maps made by
-``scripts/make_celeba_semantic_sketches.py`` (``DATAROOT/semantic_sketch/``,
-``DATAROOT/parsing/``; the plain sketch is then the semantic strokes in black).
+``--sketch_style``), the CelebAMask-HQ layout (the strokes of its real
+sketches carry their edge classes; the parsing map is the aligned label
+map), or its maps made by ``scripts/make_celeba_semantic_sketches.py``
+(``DATAROOT/semantic_sketch/``, ``DATAROOT/parsing/``: region outlines, used
+when that folder is there; the plain sketch is then the strokes in black).
 """
 
 import csv
@@ -190,75 +194,128 @@ class PairedDataset(FaceDataset):
 
 
 class CelebAMaskHQDataset(FaceDataset):
+    """The CelebAMask-HQ layout (``data/celeba.py``). With label maps (either
+    layout), each face is aligned onto the component layout from its map and
+    drawn the way DeepFaceDrawing made its training sketches
+    (``data/photo_sketch.py``), in ``--sketch_style`` (a face's random style
+    is fixed by its id), its strokes read from ``--sketch_dir/<id>.npz``
+    (``scripts/make_celeba_sketches.py``) or made on first use. Without label
+    maps, the raster sketches of ``DATAROOT/sketch/`` (``make_sketches.py``)
+    are paired with the photos as they are. Split by ``--test_ids`` (else
+    the official partition files, else none); genders from the attribute
+    file, else ``all``."""
+
     def __init__(self, opt, phase="train"):
         super().__init__(opt, phase)
+        from data import celeba
         root = opt.dataroot
-        img_dir, sk_dir = os.path.join(root, "CelebA-HQ-img"), os.path.join(root, "sketch")
-        for d in (img_dir, sk_dir):
-            if not os.path.isdir(d):
-                raise DatasetError(f"{d}: folder not found (make the sketches with "
-                                   f"scripts/make_sketches.py --input {img_dir} --output {sk_dir})")
-        photos, sketches = _stems(img_dir), _stems(sk_dir)
-        split = self._split(root)
-        genders = self._genders(root)
-        stems = sorted((s for s in photos if s in sketches), key=lambda s: (len(s), s))
-        if split is not None:
-            want = {"train": "0", "val": "1", "test": "2"}[phase]
-            stems = [s for s in stems if split.get(s) == want]
-        self.items = [(sketches[s], photos[s], genders.get(s, "all")) for s in stems]
+        try:
+            photos = celeba.photo_files(root)
+            try:
+                self.maps = celeba.LabelMaps(root)
+            except celeba.CelebAError:
+                self.maps = None
+            genders = celeba.genders(root)
+            test_ids = getattr(opt, "test_ids", "")
+            if self.maps is not None:
+                stems = celeba.paired_stems(root, photos, self.maps)
+                sketches = {}
+            else:
+                sk_dir = os.path.join(root, "sketch")
+                if not os.path.isdir(sk_dir):
+                    raise DatasetError(
+                        f"{os.path.join(root, celeba.COMBINED_DIR)}: folder not found (nor "
+                        f"{celeba.ANNO_DIR} or sketch/): the label maps, or sketches made with "
+                        f"scripts/make_sketches.py --input {os.path.join(root, celeba.IMG_DIR)} "
+                        f"--output {sk_dir}")
+                sketches = _stems(sk_dir)
+                stems = sorted((s for s in photos if s in sketches), key=celeba.id_order)
+            stems = celeba.split_stems(root, stems, phase, test_ids)
+        except (celeba.CelebAError, ValueError) as exc:
+            raise DatasetError(str(exc)) from None
+        self.split_note = celeba.describe_split(root, test_ids)
+        self.gender_note = "from the attribute file" if genders else "all (no attribute file)"
+        self.strokes_dir = getattr(opt, "sketch_dir", "") or os.path.join(root, "strokes")
+        self.items = [(sketches.get(s, s), photos[s], genders.get(s, "all")) for s in stems]
         if not self.items:
-            raise DatasetError(f"{root}: no CelebA-HQ photos with sketches for phase {phase}")
+            raise DatasetError(f"{root}: no CelebA-HQ faces for phase {phase} "
+                               f"({self.split_note})")
 
-    @staticmethod
-    def _split(root):
-        mapping = os.path.join(root, "CelebA-HQ-to-CelebA-mapping.txt")
-        parts = os.path.join(root, "list_eval_partition.txt")
-        if not (os.path.isfile(mapping) and os.path.isfile(parts)):
-            return None
-        part_of = {}
-        with open(parts) as f:
-            for line in f:
-                cols = line.split()
-                if len(cols) == 2:
-                    part_of[cols[0]] = cols[1]
-        split = {}
-        with open(mapping) as f:
-            next(f, None)
-            for line in f:
-                cols = line.split()          # idx orig_idx orig_file
-                if len(cols) >= 3 and cols[2] in part_of:
-                    split[cols[0]] = part_of[cols[2]]
-        return split
+    def name(self, index):
+        return os.path.basename(self.items[index][1])
 
-    @staticmethod
-    def _genders(root):
-        path = os.path.join(root, "CelebAMask-HQ-attribute-anno.txt")
-        if not os.path.isfile(path):
-            return {}
-        with open(path) as f:
-            lines = f.read().splitlines()
-        header = lines[1].split()
-        if "Male" not in header:
-            return {}
-        col = header.index("Male") + 1
-        out = {}
-        for line in lines[2:]:
-            cols = line.split()
-            if len(cols) > col:
-                out[os.path.splitext(cols[0])[0]] = "male" if cols[col] == "1" else "female"
-        return out
+    def describe(self):
+        kind = ("real sketches from the photos and label maps" if self.maps is not None
+                else "the raster sketches of DATAROOT/sketch")
+        return (f"celeba: {len(self)} faces ({self.phase}; {self.split_note}), {kind}; "
+                f"genders {self.gender_note}")
+
+    def strokes(self, index):
+        """The stroke ops of face ``index`` (its .npz, else made now)."""
+        from data import celeba, photo_sketch
+        stem = self.items[index][0]
+        path = os.path.join(self.strokes_dir, f"{stem}.npz")
+        if os.path.isfile(path):
+            return read_strokes(path)
+        photo, labels = celeba.read_pair(self.items[index][1], self.maps, stem)
+        big = celeba.warp_pair(photo, labels, celeba.alignment_matrix(labels), 512)
+        return photo_sketch.sketch_strokes(*big)
+
+    def aligned(self, index, size):
+        """(photo, label map) of face ``index`` aligned at ``size``."""
+        from data import celeba
+        stem = self.items[index][0]
+        photo, labels = celeba.read_pair(self.items[index][1], self.maps, stem)
+        return celeba.warp_pair(photo, labels, celeba.alignment_matrix(labels, size), size)
+
+    def load(self, index):
+        if self.maps is None:
+            return super().load(index)
+        from data.photo_sketch import pick_style, render_strokes
+        stem, _, gender = self.items[index]
+        photo, parsing = self.aligned(index, self.size)
+        ops = self.strokes(index)
+        seed = int(stem) if stem.isdigit() else zlib_seed(stem)
+        style = pick_style(getattr(self.opt, "sketch_style", "clean"), seed)
+        sk_size = _sketch_size(self.opt)
+        semantic_wanted = getattr(self.opt, "semantic", False)
+        sketch, semantic = render_strokes(ops, sk_size, style, seed, labels=semantic_wanted)
+        clean = None if style == "clean" else render_strokes(ops, sk_size, "clean", seed)[0]
+        if semantic_wanted:
+            return Sample(sketch, photo, gender, clean, semantic=semantic, parsing=parsing)
+        return Sample(sketch, photo, gender, clean)
 
 
-class CelebASemanticDataset(CelebAMaskHQDataset):
-    """The CelebAMask-HQ layout with semantic sketches and parsing maps
-    (``DATAROOT/semantic_sketch/<id>.png``, ``DATAROOT/parsing/<id>.png``,
-    made by ``scripts/make_celeba_semantic_sketches.py``) and the photos
-    ``DATAROOT/CelebA-HQ-img/<id>.jpg``; split and genders as for celeba."""
+def zlib_seed(text):
+    import zlib
+    return zlib.crc32(text.encode())
+
+
+def read_strokes(path):
+    """The stroke ops of a ``.npz`` written by make_celeba_sketches.py (read
+    without pickle); ImageError naming the file when it is not one."""
+    from data.photo_sketch import ops_from_arrays
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return ops_from_arrays(z["points"], z["ops"], path)
+    except (OSError, KeyError, ValueError, EOFError) as exc:
+        msg = str(exc)
+        raise ImageError(msg if msg.startswith(path) else f"{path}: unreadable stroke file "
+                         f"({msg})") from None
+
+
+class CelebASemanticDataset(FaceDataset):
+    """The semantic sketches and parsing maps written by
+    ``scripts/make_celeba_semantic_sketches.py`` (``DATAROOT/semantic_sketch/
+    <id>.png``, ``DATAROOT/parsing/<id>.png``: region outlines) with the
+    photos ``DATAROOT/CelebA-HQ-img/<id>.jpg``, as they are (not aligned);
+    split and genders as for celeba."""
 
     def __init__(self, opt, phase="train"):
         FaceDataset.__init__(self, opt, phase)
+        from data import celeba
         root = opt.dataroot
-        img_dir = os.path.join(root, "CelebA-HQ-img")
+        img_dir = os.path.join(root, celeba.IMG_DIR)
         sem_dir, par_dir = os.path.join(root, "semantic_sketch"), os.path.join(root, "parsing")
         for d in (img_dir, sem_dir, par_dir):
             if not os.path.isdir(d):
@@ -266,13 +323,13 @@ class CelebASemanticDataset(CelebAMaskHQDataset):
                     f"{d}: folder not found (make the semantic sketches and parsing maps with "
                     f"scripts/make_celeba_semantic_sketches.py --dataroot {root})")
         photos, semantic, parsing = _stems(img_dir), _stems(sem_dir), _stems(par_dir)
-        split = self._split(root)
-        genders = self._genders(root)
         stems = sorted((s for s in photos if s in semantic and s in parsing),
-                       key=lambda s: (len(s), s))
-        if split is not None:
-            want = {"train": "0", "val": "1", "test": "2"}[phase]
-            stems = [s for s in stems if split.get(s) == want]
+                       key=celeba.id_order)
+        try:
+            stems = celeba.split_stems(root, stems, phase, getattr(opt, "test_ids", ""))
+        except ValueError as exc:
+            raise DatasetError(f"--test_ids: {exc}") from None
+        genders = celeba.genders(root)
         self.items = [(semantic[s], photos[s], genders.get(s, "all")) for s in stems]
         self.parsing_files = {semantic[s]: parsing[s] for s in stems}
         if not self.items:
@@ -280,21 +337,17 @@ class CelebASemanticDataset(CelebAMaskHQDataset):
                                f"parsing maps for phase {phase}")
 
     def load(self, index):
-        from data.sketch_io import ImageError, open_image
+        from data.sketch_io import read_label_map
         sem_path, photo_path, gender = self.items[index]
         label_nc = getattr(self.opt, "label_nc", 255)
         maps = []
         for path, strokes in ((sem_path, True), (self.parsing_files[sem_path], False)):
-            arr = np.asarray(open_image(path).convert("L"))
+            arr = read_label_map(path, label_nc if strokes else 18)
             if arr.shape[0] != arr.shape[1]:
                 raise ImageError(f"{path}: label map is {arr.shape[1]}x{arr.shape[0]}, not square")
-            top = int(arr.max(initial=0))
-            limit = label_nc if strokes else 18
-            if top > limit:
-                raise ImageError(f"{path}: label value {top} above {limit}")
-            maps.append((arr, strokes))
-        semantic = resize_label_map(maps[0][0], _sketch_size(self.opt), strokes=True)
-        parsing = resize_label_map(maps[1][0], self.size)
+            maps.append(arr)
+        semantic = resize_label_map(maps[0], _sketch_size(self.opt), strokes=True)
+        parsing = resize_label_map(maps[1], self.size)
         photo = load_photo(photo_path, self.size)
         return Sample(strokes_to_sketch(semantic), photo, gender, None,
                       semantic=semantic, parsing=parsing)
@@ -368,12 +421,12 @@ def create_dataset(opt, phase="train"):
                            f"choose one of {', '.join(dataset_names())}")
     cls = _REGISTRY[opt.dataset_mode]
     if getattr(opt, "semantic", False):
-        if opt.dataset_mode == "celeba":
+        if opt.dataset_mode == "celeba" and os.path.isdir(
+                os.path.join(opt.dataroot, "semantic_sketch")):
             cls = CelebASemanticDataset
-        elif opt.dataset_mode != "synthetic":
+        elif opt.dataset_mode not in ("synthetic", "celeba"):
             raise DatasetError(f"--dataset_mode {opt.dataset_mode} has no semantic sketches or "
-                               f"parsing maps: use synthetic, or celeba with the maps made by "
-                               f"scripts/make_celeba_semantic_sketches.py")
+                               f"parsing maps: use synthetic, or celeba (its label maps)")
     ds = cls(opt, phase)
     limit = getattr(opt, "max_dataset_size", 0) or 0
     if limit and len(ds.items) > limit:

@@ -129,6 +129,50 @@ def open_image(path, max_pixels=DEFAULT_MAX_PIXELS):
     return decode_image(path, path, max_pixels)
 
 
+def read_label_map(path, max_value, max_pixels=DEFAULT_MAX_PIXELS):
+    """uint8 (H, W) label map of the file at ``path``, read by value: 8-,
+    16- and 32-bit integer maps, float maps holding whole numbers, palette
+    PNGs (the index) and grey RGB maps alike. ImageError naming the file for
+    a value that is not a whole number in 0..``max_value`` (a 16-bit map is
+    never rescaled: its class 5 is 5), a colour map or an undecodable file."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path) as img:
+                w, h = img.size
+                if max_pixels and w * h > max_pixels:
+                    raise ImageError(f"{path}: {w}x{h} is too large for a label map (the limit "
+                                     f"is {max_pixels / 1e6:g} megapixels)")
+                if w < 1 or h < 1:
+                    raise ImageError(f"{path}: empty label map ({w}x{h} pixels)")
+                img.load()
+                arr = np.asarray(img)
+        except ImageError:
+            raise
+        except UnidentifiedImageError:
+            raise ImageError(f"{path}: not an image") from None
+        except (OSError, SyntaxError, ValueError, EOFError, MemoryError,
+                Image.DecompressionBombError) as exc:
+            raise ImageError(f"{path}: unreadable label map ({exc})") from None
+    if arr.ndim == 3:
+        if arr.shape[2] == 4:
+            arr = arr[:, :, :3]
+        if not (arr == arr[:, :, :1]).all():
+            raise ImageError(f"{path}: a colour image, not a label map (one value per pixel)")
+        arr = arr[:, :, 0]
+    if arr.dtype.kind == "b":
+        arr = arr.astype(np.uint8)
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise ImageError(f"{path}: label map holds NaN or infinite values")
+        if (arr != np.round(arr)).any():
+            raise ImageError(f"{path}: label map holds values that are not whole numbers")
+    if arr.size and (arr.min() < 0 or arr.max() > max_value):
+        bad = arr.max() if arr.max() > max_value else arr.min()
+        raise ImageError(f"{path}: label value {bad:g} outside 0..{max_value}")
+    return arr.astype(np.uint8)
+
+
 def load_photo(path, size=None, max_pixels=DEFAULT_MAX_PIXELS):
     """uint8 (H, W, 3) RGB array from an image file (EXIF rotation applied,
     transparency over white); with ``size``, a square photo resized to it

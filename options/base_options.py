@@ -58,8 +58,27 @@ def add_experiment_options(group, name_help):
                        help="where experiments are kept (CHECKPOINTS_DIR/NAME)")
 
 
+def id_ranges(text):
+    """argparse type of --test_ids: ranges of face ids, checked, kept as text."""
+    from data.celeba import parse_id_ranges
+    try:
+        parse_id_ranges(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def add_dataroot(group):
+    """Where a dataset lives: --dataroot, and for celeba --test_ids and --sketch_dir."""
     group.add_argument("--dataroot", default="", help="dataset folder (paired, celeba)")
+    group.add_argument("--test_ids", default="", type=id_ranges,
+                       help="celeba: the ids of the test split, as ranges (4500-4799,12); the "
+                            "train split is every other id (default: the official partition "
+                            "files when the folder has them, else no split)")
+    group.add_argument("--sketch_dir", default="",
+                       help="celeba: the stroke files of the real sketches "
+                            "(scripts/make_celeba_sketches.py; default DATAROOT/strokes); a "
+                            "face without one is drawn on first use")
 
 
 class BaseOptions:

@@ -71,6 +71,11 @@ def add_sp_train_options(parser):
     s.add_argument("--ema_rampup", type=float, default=0.0,
                    help="shorten the half-life to at most this fraction of the images seen "
                         "(StyleGAN2-ADA's 0.05 helps short runs; 0 = off)")
+    s.add_argument("--diffaug", default="",
+                   help="differentiable augmentation of every image the discriminator sees, "
+                        "real or generated (DiffAugment, for small datasets: a few thousand "
+                        "photos): comma separated, of color, translation, cutout; "
+                        "'' = off")
     s.add_argument("--export_rosinality", action="store_true",
                    help="also write EXPR/stylegan2_{latest,N}.pt in rosinality's format "
                         "(g_ema, d, latent_avg)")

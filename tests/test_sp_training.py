@@ -245,6 +245,7 @@ def test_encoder_stage_needs_its_inputs(tmp_path, frozen_parts):
 # ---------------------------------------------------------------- data
 def _standin_celebamask(root, n=3, size=64):
     """CelebAMask-HQ's layout in small: photos and per-class binary masks."""
+    from data.celeba import SIDE_SWAP
     from data.synthetic import make_sample
     from data.synthetic.labels import PARSING_CLASSES
     (root / "CelebA-HQ-img").mkdir(parents=True)
@@ -254,16 +255,17 @@ def _standin_celebamask(root, n=3, size=64):
         Image.fromarray(s["photo"]).save(root / "CelebA-HQ-img" / f"{i}.jpg")
         folder = root / "CelebAMask-HQ-mask-anno" / str(i // 2000)
         folder.mkdir(parents=True, exist_ok=True)
+        raw = SIDE_SWAP[s["labels"]]          # CelebAMask-HQ's naming: l_ = image right
         for c, name in enumerate(PARSING_CLASSES[1:], 1):
-            if (s["labels"] == c).any():
-                Image.fromarray(np.where(s["labels"] == c, 255, 0).astype(np.uint8)).save(
+            if (raw == c).any():
+                Image.fromarray(np.where(raw == c, 255, 0).astype(np.uint8)).save(
                     folder / f"{i:05d}_{name}.png")
         truth.append(s["labels"])
     return truth
 
 
 def test_celeba_masks_become_semantic_sketches_and_a_dataset(tmp_path):
-    from scripts.make_celeba_semantic_sketches import semantic_from_parsing
+    from data.photo_sketch import semantic_from_parsing
     root = tmp_path / "CelebAMask-HQ"
     truth = _standin_celebamask(root)
     assert run_script("scripts/make_celeba_semantic_sketches.py",
@@ -344,3 +346,49 @@ def test_stage_optimiser_defaults_and_help(capsys):
                  "--mask_feat_lambda", "--w_norm_lambda", "--lpips_backbone"):
         assert flag in text
     assert "LPIPS*" in text and "default per stage" in text
+
+
+# ---------------------------------------------------------------- differentiable augmentation
+def test_diffaug_transforms_are_differentiable_seeded_and_checked(tmp_path):
+    from models.base_model import jt
+    from training.diffaug import augment, parse_policy
+    assert parse_policy("cutout, color") == ("color", "cutout")
+    with pytest.raises(ValueError, match="unknown augmentation 'flip'"):
+        parse_policy("color,flip")
+    x = np.zeros((4, 3, 16, 16), np.float32)
+    x[:, :, 6:10, 6:10] = 1.0
+    xs = jt.array(x)
+    # translation: the square moves by at most 2 px (1/8 of 16), its area kept
+    t = augment(xs, ("translation",), np.random.default_rng(0), jt).numpy()
+    for i in range(4):
+        ys, xx = np.nonzero(t[i, 0] > 0.5)
+        assert len(ys) == 16 and abs(ys.min() - 6) <= 2 and abs(xx.min() - 6) <= 2
+    # cutout: a zeroed 8x8 square somewhere in each image
+    ones = jt.ones((4, 1, 16, 16))
+    c = augment(ones, ("cutout",), np.random.default_rng(1), jt).numpy()
+    assert all(0 < (c[i] == 0).sum() <= 64 for i in range(4))
+    # color changes values; the same generator gives the same draws
+    a = augment(xs, ("color", "translation", "cutout"), np.random.default_rng(5), jt).numpy()
+    b = augment(xs, ("color", "translation", "cutout"), np.random.default_rng(5), jt).numpy()
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, x)
+    # gradients reach the input through every transform
+    v = jt.array(np.random.default_rng(2).standard_normal((2, 3, 16, 16)).astype(np.float32))
+    g, = jt.grad(augment(v, ("color", "translation", "cutout"), np.random.default_rng(3),
+                         jt).sum(), [v])
+    assert np.abs(g.numpy()).sum() > 0
+
+    common = ["--stage", "stylegan", "--checkpoints_dir", str(tmp_path), "--r1", "1",
+              "--d_reg_every", "2", "--diffaug", "color,translation,cutout"]
+    full = train(common + ["--name", "full", "--max_iters", "3"])
+    train(common + ["--name", "cut", "--max_iters", "1"])
+    resumed = train(common + ["--name", "cut", "--max_iters", "3", "--continue_train"])
+    assert_same_history(full.history, resumed.history, 1)
+    plain = train(["--stage", "stylegan", "--checkpoints_dir", str(tmp_path), "--r1", "1",
+                   "--d_reg_every", "2", "--name", "plain", "--max_iters", "1"])
+    assert plain.history[0]["D"] != pytest.approx(full.history[0]["D"])
+    from training import create_stage
+    from training.trainers import StageError
+    with pytest.raises(StageError, match="--diffaug: unknown augmentation 'zoom'"):
+        create_stage(parse(["--stage", "stylegan", "--checkpoints_dir", str(tmp_path),
+                            "--name", "z", "--diffaug", "zoom"]))

@@ -117,6 +117,8 @@ class BaseTrainer(Stage):
                 print(f"removed {freed / 2 ** 20:.1f} MB of temporary files left by an "
                       f"interrupted save in {self.dir}")
         self.dataset = create_dataset(opt, "train")
+        if self.main and hasattr(self.dataset, "describe"):
+            print(self.dataset.describe())
         self.loader = BatchLoader(self.dataset, opt.batch_size, opt.seed,
                                   shuffle=not opt.serial_batches, jitter=opt.jitter,
                                   flip=opt.flip, rank=self.rank, world_size=self.world,

@@ -12,7 +12,10 @@ Per step (batch B, ``k_d = --d_reg_every``, ``k_g = --g_reg_every``):
   regulariser on B / ``--path_batch_shrink`` samples: a = ||J_w^T y|| with
   y ~ N(0, I) / sqrt(H W), (a - mean)^2, mean tracked with decay 0.01,
   weighted by path_regularize * k_g;
-* g_ema <- g + (g_ema - g) * 0.5 ** (B / (ema_kimg * 1000)) (what is exported).
+* g_ema <- g + (g_ema - g) * 0.5 ** (B / (ema_kimg * 1000)) (what is exported);
+* with ``--diffaug`` (``training/diffaug.py``), every image D sees, real or
+  generated, in the D, R1 and G steps, is augmented first (DiffAugment: the
+  small-data remedy that keeps D from memorising a few thousand photos).
 
 Adam with StyleGAN2's lazy-regularisation correction: for a network
 regularised every k steps, lr * k / (k + 1) and betas ** (k / (k + 1)).
@@ -34,6 +37,7 @@ from models.sp_embedding import checkpoint as sp_ckpt
 from models.sp_embedding.psp import define_generator
 from models.sp_embedding.stylegan2 import Discriminator
 from training.base_trainer import jt
+from training.diffaug import augment, parse_policy
 from training.optim import Adam
 from training.sp_base import SPTrainer, StageError, softplus, tile, to_rgb_images
 from util.arrays import photo_to_array
@@ -106,6 +110,10 @@ class StyleGANTrainer(SPTrainer):
                              "--path_batch_shrink >= 1")
         if not 0.0 <= opt.mixing <= 1.0:
             raise StageError(f"--mixing is a probability, got {opt.mixing}")
+        try:
+            self.diffaug = parse_policy(opt.diffaug)
+        except ValueError as exc:
+            raise StageError(f"--diffaug: {exc}") from None
         self.g = define_generator(opt)
         self.g_ema = define_generator(opt)
         copy_weights(self.g_ema, self.g)
@@ -155,8 +163,8 @@ class StyleGANTrainer(SPTrainer):
 
         # discriminator
         fake, _ = self.generate(rng, b)
-        fake_pred = self.d(fake.detach())
-        real_pred = self.d(jt.array(real_np))
+        fake_pred = self.d(self.augment(fake.detach(), rng))
+        real_pred = self.d(self.augment(jt.array(real_np), rng))
         d_loss = softplus(fake_pred).mean() + softplus(-real_pred).mean()
         losses["D"] = d_loss
         losses["real_score"] = real_pred.mean()
@@ -165,7 +173,7 @@ class StyleGANTrainer(SPTrainer):
 
         if opt.r1 > 0 and (step - 1) % opt.d_reg_every == 0:
             real = jt.array(real_np)
-            pred = self.d(real)
+            pred = self.d(self.augment(real, rng))
             grad, = jt.grad(pred.sum(), [real])
             r1 = (grad * grad).sum(dims=[1, 2, 3]).mean()
             losses["R1"] = r1
@@ -173,7 +181,7 @@ class StyleGANTrainer(SPTrainer):
 
         # generator
         fake, _ = self.generate(rng, b)
-        g_loss = softplus(-self.d(fake)).mean()
+        g_loss = softplus(-self.d(self.augment(fake, rng))).mean()
         losses["G"] = g_loss
         self.optim_g.step(g_loss)
 
@@ -182,6 +190,10 @@ class StyleGANTrainer(SPTrainer):
 
         self._update_ema(step * b * self.world)
         return self.losses_to_floats(losses)
+
+    def augment(self, images, rng):
+        """``images`` through --diffaug's transforms (unchanged without it)."""
+        return augment(images, self.diffaug, rng, jt) if self.diffaug else images
 
     def _path_step(self, rng, batch):
         opt = self.opt

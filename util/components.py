@@ -87,3 +87,11 @@ def scaled_boxes(image_size, boxes=None):
 
 def nose_paste_rows(image_size):
     return int(round(NOSE_PASTE_ROWS_512 * image_size / CANONICAL_SIZE))
+
+
+# Where the face's features sit on the canonical 512x512 canvas (pixel-index
+# (x, y)): the centroids of the image-left eye, the image-right eye and the
+# upper lip (stable when the mouth opens), measured on the procedural faces
+# the component boxes were laid out for. Real photos are aligned onto these
+# points (data/celeba.py).
+FACE_ANCHORS_512 = ((172.0, 221.0), (320.0, 221.0), (247.0, 372.0))
