@@ -85,13 +85,21 @@ def synthetic_sets(n, seed, size, rough, hand_like=False):
     return sets
 
 
-def dataset_sets(opt, rough, report=print):
+def dataset_sets(opt, rough, report=print, hand_like=False):
     """The test split of a paired / CelebAMask-HQ dataset (bad files skipped
-    and reported); rough variants by roughening the sketch raster."""
+    and reported); rough variants by roughening the sketch raster. A
+    CelebAMask-HQ folder with label maps gives the real faces aligned at the
+    evaluation size, their parsing maps, and with ``hand_like`` the same
+    faces drawn in the held-out hand-drawn style (never used in training)."""
     from data.datasets import create_dataset
     from data.sketch_io import ImageError
     from data.synthetic import make_rough
     ds = create_dataset(opt, "test")
+    if getattr(ds, "maps", None) is not None:
+        return _real_sets(ds, opt, rough, hand_like, report)
+    if hand_like:
+        raise ValueError(f"{opt.dataroot}: --hand_like needs the sketches' strokes (the "
+                         f"procedural faces, or a CelebAMask-HQ folder with label maps)")
     sketches, photos, names = [], [], []
     for i in range(len(ds)):
         try:
@@ -110,6 +118,40 @@ def dataset_sets(opt, rough, report=print):
         rng = np.random.default_rng(opt.test_seed)
         sets.append(TestSet("rough", np.stack([make_rough(s, rng) for s in sketches]),
                             photos, names, lines=clean))
+    return sets
+
+
+def _real_sets(ds, opt, rough, hand_like, report):
+    from data.photo_sketch import render_strokes
+    from data.sketch_io import ImageError
+    from data.synthetic import HELD_OUT_STYLE, make_rough
+    size = opt.eval_size
+    clean, held, photos, parsing, names = [], [], [], [], []
+    for i in range(len(ds)):
+        stem = ds.items[i][0]
+        try:
+            photo, labels = ds.aligned(i, size)
+            ops = ds.strokes(i)
+        except (ImageError, ValueError) as exc:
+            report(f"skipped {exc}")
+            continue
+        seed = int(stem) if stem.isdigit() else i
+        clean.append(render_strokes(ops, size, "clean", seed)[0])
+        if hand_like:
+            held.append(render_strokes(ops, size, HELD_OUT_STYLE, seed)[0])
+        photos.append(photo)
+        parsing.append(labels)
+        names.append(stem)
+    if not clean:
+        raise ValueError(f"{opt.dataroot}: no readable test faces")
+    photos, parsing, clean = np.stack(photos), np.stack(parsing), np.stack(clean)
+    sets = [TestSet("clean", clean, photos, names, parsing, clean)]
+    if rough:
+        rng = np.random.default_rng(opt.test_seed)
+        sets.append(TestSet("rough", np.stack([make_rough(s, rng) for s in clean]),
+                            photos, names, parsing, clean))
+    if hand_like:
+        sets.append(TestSet("hand_like", np.stack(held), photos, names, parsing, clean))
     return sets
 
 
@@ -188,6 +230,35 @@ class FeatureNet:
                     for w, a, b in zip(self.weights, ta, tb))
             out.extend(float(v) for v in d)
         return out
+
+
+def identity_descriptors(taps_batches, grid=8):
+    """One vector per image from its VGG taps, for telling faces apart: each
+    layer's features normalised per pixel across channels (as LPIPS does),
+    averaged onto a ``grid`` x ``grid`` layout, flattened and scaled so that
+    every layer weighs the same."""
+    out = []
+    for taps in taps_batches:
+        parts = []
+        for t in taps:
+            t = t / np.maximum(np.sqrt((t * t).sum(axis=1, keepdims=True)), 1e-10)
+            n, c, h, w = t.shape
+            g = min(grid, h)
+            t = t[:, :, :h - h % g, :w - w % g].reshape(n, c, g, h // g, g, w // g).mean((3, 5))
+            flat = t.reshape(n, -1)
+            parts.append(flat / np.sqrt(flat.shape[1]))
+        out.append(np.concatenate(parts, axis=1))
+    return np.concatenate(out).astype(np.float64)
+
+
+def likeness(out_desc, photo_desc, ks=(1, 5)):
+    """The share of outputs whose own target photo (same index) is among the
+    k nearest of all target photos (Euclidean distance of the descriptors),
+    for each k: does the face look like the drawn person? Chance is k / N."""
+    d = ((out_desc[:, None, :] - photo_desc[None, :, :]) ** 2).sum(-1)
+    own = d[np.arange(len(d)), np.arange(len(d))]
+    rank = (d < own[:, None]).sum(axis=1)          # photos strictly nearer than the own one
+    return {f"likeness_top{k}": float((rank < k).mean()) for k in ks}
 
 
 def load_feature_net(kind, inception_path="", report=print):

@@ -34,8 +34,8 @@ def fmt(v):
 def markdown(results):
     """Overall table (rows: sets) and per-part table."""
     sets = results["sets"]
-    cols = ["n", "l1", "psnr", "ssim", "vgg", "fid", "kid", "chamfer", "edge_f1", "line_chamfer",
-            "line_f1", "target_edge_f1", "to_clean",
+    cols = ["n", "l1", "psnr", "ssim", "vgg", "fid", "kid", "likeness_top1", "likeness_top5",
+            "chamfer", "edge_f1", "line_chamfer", "line_f1", "target_edge_f1", "to_clean",
             "diversity", "semantic_miou", "hair_iou"]
     cols = [c for c in cols if any(c in s for s in sets.values())]
     opts = results["options"]
@@ -179,7 +179,7 @@ def main(argv=None):
         if opt.test_set == "synthetic":
             sets = ev.synthetic_sets(opt.n_test, opt.test_seed, size, opt.rough, opt.hand_like)
         else:
-            sets = ev.dataset_sets(opt, opt.rough)
+            sets = ev.dataset_sets(opt, opt.rough, hand_like=opt.hand_like)
         if opt.hand:
             sets.append(ev.hand_set(opt.hand, size))
     except (ValueError, FileNotFoundError) as exc:
@@ -192,9 +192,10 @@ def main(argv=None):
     except CheckpointError as exc:    # VGGWeightsError: one line, names the file
         return fail(str(exc))
 
-    reference = None
+    reference = photo_desc = None
     if features is not None:         # the real photos' features, computed once
         reference = features.pooled_and_taps(sets[0].photos)
+        photo_desc = ev.identity_descriptors(reference[1])
     options = {k: getattr(opt, k) for k in ("k", "refine", "gender", "pipeline") if hasattr(opt, k)}
     options.update(image_size=size, model_size=model.size, seed=opt.seed,
                    test_seed=opt.test_seed, sketch_norm=normalised is not None)
@@ -234,6 +235,7 @@ def main(argv=None):
             if ts.photos is not None:        # every set with targets shares the clean photos
                 for r, d in zip(rows, features.perceptual(taps_out, reference[1])):
                     r["vgg"] = d
+                summary.update(ev.likeness(ev.identity_descriptors(taps_out), photo_desc))
         summary.update(ev.summarize(rows))
         results["sets"][ts.name] = summary
     look_images = {}

@@ -34,8 +34,8 @@ class EvalOptions(TestOptions):
                        help="also evaluate rough variants of the test sketches (procedural "
                             "roughening) and report the gap to the clean ones")
         e.add_argument("--hand_like", action="store_true",
-                       help="synthetic: also evaluate the test faces drawn in the held-out "
-                            "hand-drawn style (pencil: never used in training)")
+                       help="synthetic and celeba: also evaluate the test faces drawn in the "
+                            "held-out hand-drawn style (pencil: never used in training)")
         e.add_argument("--looks", type=int, default=4,
                        help="models with an appearance code: random looks per sketch for the "
                             "look diversity, and reference photos (each face gets its "
@@ -90,8 +90,9 @@ class EvalOptions(TestOptions):
             raise OptionError(f"--inception_path {opt.inception_path}: file not found")
         if opt.kid_subsets < 1:
             raise OptionError("--kid_subsets must be at least 1")
-        if opt.hand_like and opt.test_set != "synthetic":
-            raise OptionError("--hand_like is a style of the procedural faces: --test_set synthetic")
+        if opt.hand_like and opt.test_set == "paired":
+            raise OptionError("--hand_like redraws the test faces' strokes in the held-out style: "
+                              "--test_set synthetic or celeba")
         opt.eval_size = opt.eval_size or getattr(opt, "image_size", 0) or opt.output_size
         # the dataset classes read these names
         opt.dataset_mode, opt.n_samples, opt.data_seed = opt.test_set, opt.n_test, opt.test_seed
