@@ -28,7 +28,9 @@ simplification. Here, on the face aligned onto the component layout at
    (``label``, the sketch embedding's 22-class scheme), so the semantic
    sketch comes with it. The pupils are filled, the hair and the neck are
    regions that hatching styles shade, and the face outline is the region
-   stray marks are drawn around.
+   stray marks are drawn around. Facial hair, which the maps call skin, is
+   found in the photo (dark, rough skin below the nose) and drawn as the
+   procedural faces draw it: an outline and hair flicks.
 
 Everything is deterministic: the same photo and map give the same strokes.
 """
@@ -330,6 +332,64 @@ def _pupil_ops(gray, labels):
     return ops
 
 
+def beard_mask(photo, labels, min_share=0.3):
+    """Facial hair (which CelebAMask-HQ's maps call skin): skin below the
+    nose that is clearly darker than the cheeks and rough (its local
+    spread of lightness at least twice theirs), smoothed into regions; None
+    when it covers less than ``min_share`` of the lower face."""
+    lum = cv2.cvtColor(np.ascontiguousarray(photo), cv2.COLOR_RGB2LAB)[..., 0].astype(np.float32)
+    skin = labels == P["skin"]
+    nose = np.nonzero(labels == P["nose"])[0]
+    eyes = np.nonzero(np.isin(labels, (P["l_eye"], P["r_eye"])))[0]
+    if skin.sum() < 1000 or len(nose) == 0:
+        return None
+    nose_bottom = np.percentile(nose, 90)
+    top = eyes.max() if len(eyes) else nose_bottom - 60
+    rows = np.arange(labels.shape[0])[:, None]
+    cheeks = skin & (rows > top) & (rows < nose_bottom)
+    lower = skin & (rows > nose_bottom - 5)
+    if cheeks.sum() < 200 or lower.sum() < 200:
+        return None
+    mean = cv2.blur(lum, (7, 7))
+    spread = np.sqrt(np.maximum(cv2.blur(lum * lum, (7, 7)) - mean * mean, 0))
+    dark = mean < np.median(lum[cheeks]) - 25
+    rough = spread > max(2.0 * np.median(spread[cheeks]), 4.0)
+    hair = (lower & dark & rough).astype(np.uint8)
+    hair = cv2.morphologyEx(hair, cv2.MORPH_CLOSE, np.ones((9, 9), np.uint8))
+    hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, np.ones((7, 7), np.uint8)) > 0
+    return hair if hair.sum() >= min_share * lower.sum() else None
+
+
+def _beard_ops(photo, labels):
+    """The facial hair's outline, a few hair flicks inside it (more as
+    texture strokes for the hand-drawn styles) and its region for hatching."""
+    mask = beard_mask(photo, labels)
+    if mask is None:
+        return []
+    from data.synthetic.curves import resample
+    ops = []
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL,
+                                   cv2.CHAIN_APPROX_NONE)
+    rng = np.random.default_rng(int(mask.sum()))
+    for c in contours:
+        if cv2.contourArea(c) < 600:
+            continue
+        c = c[:, 0, :].astype(np.float64)
+        outline = smooth_polyline(resample(np.vstack([c, c[:1]]), max(12, len(c) // 4)),
+                                  2.0, closed=True)
+        ops.append(Op("shade", "beard", outline, 0.8, True, E["hair"]))
+        ops.append(Op("line", "beard", outline, FEATURE_WIDTH, True, E["hair"]))
+    ys, xs = np.nonzero(mask)
+    for k in range(min(40, len(xs) // 150)):
+        i = int(rng.integers(len(xs)))
+        a = np.array([xs[i], ys[i]], np.float64)
+        ang = rng.uniform(0.35, 0.65) * np.pi + rng.normal(0, 0.2)
+        b = a + rng.uniform(6, 11) * np.array([np.cos(ang), np.sin(ang)])
+        ops.append(Op("line" if k % 4 == 0 else "extra", "beard", np.array([a, b]), 1.2,
+                      False, E["hair"]))
+    return ops
+
+
 def _runs(flags):
     """Index arrays of the runs of True in a cyclic boolean array."""
     idx = np.flatnonzero(flags)
@@ -406,13 +466,15 @@ def sketch_strokes(photo, labels):
                                              E["neck"], E["cloth"], E["collar"]) else FEATURE_WIDTH
             ops.append(Op("line", GROUP_OF.get(label, "face"), run[::2] if len(run) > 8 else run,
                           width, False, label))
+    ops += _beard_ops(photo, smooth)
     ops += _pupil_ops(gray, smooth)
     return ops
 
 
 # ------------------------------------------------------------------ storage
 OP_KINDS = ("fill", "ink", "line", "dots", "extra", "shade")
-GROUPS = ("face", "hair", "neck", "body", "eye1", "eye2", "brow1", "brow2", "nose", "mouth")
+GROUPS = ("face", "hair", "neck", "body", "eye1", "eye2", "brow1", "brow2", "nose", "mouth",
+          "beard")
 
 
 def ops_to_arrays(ops):

@@ -265,3 +265,38 @@ def test_make_celeba_sketches_and_the_dataset_over_them(tmp_path, capsys):
     assert sem.semantic.shape == (64, 64) and sem.parsing.shape == (128, 128)
     assert ((sem.sketch < 128) == (sem.semantic > 0)).all()
     assert set(np.unique(sem.parsing)) >= {0, 1, 4, 5}
+
+
+def _procedural_face(facial_hair, seed=4):
+    """A 512 px procedural face and its map with the facial hair called skin,
+    as CelebAMask-HQ's maps call it."""
+    from data.synthetic.geometry import build_geometry
+    from data.synthetic.labels import P, parsing_map
+    from data.synthetic.params import sample_params
+    from data.synthetic.photo import paint_photo
+    params = sample_params(np.random.default_rng(seed), "male", facial_hair=facial_hair,
+                           hair_style="short")
+    g = build_geometry(params)
+    photo, labels = paint_photo(params, g, 512), parsing_map(params, g, 512)
+    nose_bottom = np.nonzero(labels == P["nose"])[0].max()
+    rows = np.arange(512)[:, None]
+    beard = (labels == P["hair"]) & (rows > nose_bottom - 10)
+    labels[beard] = P["skin"]
+    return photo, labels, beard
+
+
+def test_facial_hair_is_found_in_the_photo_and_drawn():
+    from data.photo_sketch import beard_mask, render_strokes, sketch_strokes
+    photo, labels, truth = _procedural_face("beard")
+    found = beard_mask(photo, labels)
+    assert found is not None
+    assert (found & truth).sum() > 0.5 * found.sum()       # mostly on the beard
+    ops = sketch_strokes(photo, labels)
+    beard_ops = [op for op in ops if op.group == "beard"]
+    assert any(op.kind == "line" and op.closed for op in beard_ops)     # its outline
+    assert sum(op.kind == "extra" for op in beard_ops) >= 5            # texture for the styles
+    shaved, shaved_labels, _ = _procedural_face("none")
+    assert beard_mask(shaved, shaved_labels) is None
+    assert not any(op.group == "beard" for op in sketch_strokes(shaved, shaved_labels))
+    clean = render_strokes(ops, 256, "clean", 1)[0]
+    assert (clean[150:250, 60:200] < 128).mean() > 0.01
