@@ -6,7 +6,9 @@
     python demo.py --params checkpoints/faces
 
 Multi-GPU / multi-node: mpirun -np 4 python train.py ... (Jittor's MPI).
-Exit status: 0 done, 2 bad options, data, checkpoints or weights.
+Exit status: 0 done, 2 bad options, data, checkpoints or weights, a stage trained
+already (see --continue_train, --overwrite), or a loss or weight that became
+NaN (nothing saved then: the last good checkpoint stays).
 """
 
 import sys
@@ -34,10 +36,11 @@ def main(argv=None):
     from data.datasets import DatasetError
     from models.checkpoint import CheckpointError
     from training import create_stage
+    from training.base_trainer import TrainingStopped
     from training.trainers import StageError
     try:
         return create_stage(opt).run()
-    except (DatasetError, CheckpointError, FileNotFoundError, StageError) as exc:
+    except (DatasetError, CheckpointError, FileNotFoundError, StageError, TrainingStopped) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -63,7 +63,9 @@ def to_gray_on_white(img):
 
 def to_8bit(img):
     """16- and 32-bit integer images ('I;16', 'I') scaled to 'L' by their
-    bit depth (PIL's own conversion would clip everything above 255)."""
+    bit depth (PIL's own conversion would clip everything above 255); a
+    float image ('F') by 1 or 255, ValueError when it holds NaN or
+    infinities (no pixel value to give them)."""
     if img.mode.startswith("I;16") or img.mode == "I":
         arr = np.asarray(img, dtype=np.float64)
         top = 65535.0 if img.mode.startswith("I;16") or arr.max(initial=0) <= 65535 \
@@ -71,6 +73,8 @@ def to_8bit(img):
         return Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
     if img.mode == "F":
         arr = np.asarray(img, dtype=np.float64)
+        if not np.isfinite(arr).all():
+            raise ValueError("a float image holding NaN or infinite values")
         top = 1.0 if arr.max(initial=0) <= 1.0 else 255.0
         return Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8))
     return img
@@ -121,7 +125,10 @@ def decode_image(source, name, max_pixels=DEFAULT_MAX_PIXELS, formats=None):
                              f"bomb?)") from None
         except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
             raise ImageError(f"{name}: unreadable image ({exc})") from None
-    return to_8bit(out)
+    try:
+        return to_8bit(out)
+    except ValueError as exc:
+        raise ImageError(f"{name}: {exc}") from None
 
 
 def open_image(path, max_pixels=DEFAULT_MAX_PIXELS):
@@ -135,6 +142,13 @@ def read_label_map(path, max_value, max_pixels=DEFAULT_MAX_PIXELS):
     PNGs (the index) and grey RGB maps alike. ImageError naming the file for
     a value that is not a whole number in 0..``max_value`` (a 16-bit map is
     never rescaled: its class 5 is 5), a colour map or an undecodable file."""
+    return check_label_values(label_values(path, max_pixels), max_value, path)
+
+
+def label_values(path, max_pixels=DEFAULT_MAX_PIXELS):
+    """The pixel values of the image at ``path`` as stored (one channel,
+    nothing rescaled: a 16-bit map keeps its values; ImageError for a
+    colour image or an undecodable file)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
@@ -154,6 +168,12 @@ def read_label_map(path, max_value, max_pixels=DEFAULT_MAX_PIXELS):
         except (OSError, SyntaxError, ValueError, EOFError, MemoryError,
                 Image.DecompressionBombError) as exc:
             raise ImageError(f"{path}: unreadable label map ({exc})") from None
+    return single_channel(arr, path)
+
+
+def single_channel(arr, path):
+    """The one value per pixel of a label image's array (a grey RGB(A) map
+    gives its first channel); ImageError naming ``path`` for colours."""
     if arr.ndim == 3:
         if arr.shape[2] == 4:
             arr = arr[:, :, :3]
@@ -162,6 +182,12 @@ def read_label_map(path, max_value, max_pixels=DEFAULT_MAX_PIXELS):
         arr = arr[:, :, 0]
     if arr.dtype.kind == "b":
         arr = arr.astype(np.uint8)
+    return arr
+
+
+def check_label_values(arr, max_value, path):
+    """``arr`` (from ``label_values``) as uint8 classes; ImageError naming
+    ``path`` for NaN, fractions or values outside 0..``max_value``."""
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
             raise ImageError(f"{path}: label map holds NaN or infinite values")
@@ -199,15 +225,35 @@ def reference_photo(path, size, max_pixels=DEFAULT_MAX_PIXELS):
     return np.asarray(rgb, dtype=np.uint8).copy()
 
 
-def list_appearances(source):
-    """The appearance photos of ``--appearance`` (a file or a folder), sorted."""
+def list_appearances(source, max_pixels=DEFAULT_MAX_PIXELS):
+    """The appearance photos of ``--appearance`` (a file or a folder),
+    sorted. One file serves every sketch: it must be an image within
+    ``max_pixels`` (its header is checked here, so that a wrong file is one
+    error up front, not one per sketch)."""
     try:
         files = list_images([source])
     except FileNotFoundError as exc:
         raise ImageError(str(exc)) from None
     if not files:
         raise ImageError(f"{source}: no images found")
+    if os.path.isfile(source):
+        check_image_header(source, max_pixels)
     return files
+
+
+def check_image_header(path, max_pixels=DEFAULT_MAX_PIXELS):
+    """ImageError naming ``path`` unless its header is an image's within
+    ``max_pixels`` (nothing is decoded)."""
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageError(f"{path}: unreadable image ({exc})") from None
+    if max_pixels and max(w, h) ** 2 > max_pixels:
+        raise ImageError(f"{path}: {w}x{h} is too large ({max(w, h) ** 2 / 1e6:.1f} megapixels "
+                         f"as a square; the limit is {max_pixels / 1e6:g}, --max_pixels raises it)")
 
 
 def pair_appearances(n_sketches, photos):

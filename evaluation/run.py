@@ -157,7 +157,11 @@ def main(argv=None):
     from data import sketch_norm
     from models.methods import prepare_inference
     from util import jittor_env
-    from util.cli import UsageError
+    from util.cli import UsageError, check_writable_folder
+    try:                # checked first: a long run must not end unable to write
+        check_writable_folder(opt.results_dir, "--results_dir")
+    except UsageError as exc:
+        return fail(str(exc))
     print(f"evaluate: {opt.label} ({opt.method} from {opt.params}) on {opt.test_set} test "
           f"faces -> {opt.results_dir} ({jittor_env.describe_plan(opt.gpu)})",
           file=sys.stderr, flush=True)

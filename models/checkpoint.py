@@ -25,6 +25,7 @@ import pickle
 import numpy as np
 
 from util.fileio import atomic_write
+from util.pickle_limits import PickleLimitError, check_opcodes, check_tree
 
 _TAG = b"HCAJSLHD"
 _BANK_PREFIX = {"male": "man_", "female": "female_", "all": ""}
@@ -82,7 +83,9 @@ def write_params(path, params):
 
 def _read_pickle(path, what="checkpoint"):
     """The object pickled in ``path`` (with or without the SHA-1 trailer),
-    through the restricted unpickler; CheckpointError naming the file."""
+    through the restricted unpickler, within ``util.pickle_limits`` (memo
+    slots, objects counted as a tree, nesting); CheckpointError naming the
+    file."""
     if not os.path.isfile(path):
         raise CheckpointError(f"{path}: {what} file not found. {WHERE_FROM}")
     with open(path, "rb") as f:
@@ -94,8 +97,11 @@ def _read_pickle(path, what="checkpoint"):
                                   f"(truncated or altered); copy it again")
         blob = body
     try:
-        return _SafeUnpickler(io.BytesIO(blob)).load()
-    except CheckpointError as exc:
+        check_opcodes(blob)
+        obj = _SafeUnpickler(io.BytesIO(blob)).load()
+        check_tree(obj)
+        return obj
+    except (CheckpointError, PickleLimitError) as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     except Exception as exc:  # pickle raises many types on bad bytes
         raise CheckpointError(f"{path}: not a readable {what}, probably truncated "

@@ -27,15 +27,21 @@ class DFDJob:
         self.opt, self.files = opt, files
         self.index = {path: i for i, path in enumerate(files)}
         self.model = None
-        self.photos = None
+        self.photos, self.photo_files = None, []
         if opt.appearance:
             try:
-                self.photos = pair_appearances(len(files), list_appearances(opt.appearance))
+                self.photo_files = list_appearances(opt.appearance, opt.max_pixels)
+                self.photos = pair_appearances(len(files), self.photo_files)
             except (ImageError, ValueError) as exc:
                 raise UsageError(f"--appearance: {exc}") from None
         self.seed = opt.appearance_seed
         if self.seed is None and opt.n_outputs > 1:
             self.seed = 0
+
+    def reads(self):
+        """What the job reads besides the sketches (no output may replace
+        it): the appearance photos and the checkpoint (a file or a folder)."""
+        return list(self.photo_files) + [self.opt.params]
 
     def _suffixes(self):
         n = self.opt.n_outputs

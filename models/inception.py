@@ -158,6 +158,7 @@ class FIDInceptionV3(nn.Module):
 
 
 IGNORED_PREFIXES = ("fc.", "AuxLogits.")
+MAX_BYTES = 256 * 2 ** 20          # the most its .pth may unpack (pytorch-fid's: 95 MB)
 
 
 def load_fid_inception(path):
@@ -168,7 +169,7 @@ def load_fid_inception(path):
     from models.checkpoint import CheckpointError
     from models.torch_file import read_torch_state_dict
     net = FIDInceptionV3()
-    state = read_torch_state_dict(path)
+    state = read_torch_state_dict(path, MAX_BYTES)
     ours = net.state_dict()
     for name, var in ours.items():
         if name not in state:

@@ -44,6 +44,8 @@ jt = get_jittor()
 from jittor import nn  # noqa: E402  (Jittor must be configured first)
 
 VGG_CHOICES = ("auto", "vgg16", "vgg19", "random")
+# the most a torchvision VGG .pth may unpack (VGG19 with its classifier: 548 MB)
+TORCHVISION_MAX_BYTES = 2 ** 30
 # pix2pixHD's perceptual-loss weights of the five taps (also the evaluation's
 # perceptual distance).
 PERCEPTUAL_WEIGHTS = (1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0)
@@ -202,7 +204,7 @@ def load_vgg(kind="auto", path=None, quiet=False):
                                   f"or {CHOICES_HINT}")
         net = VGGFeatures("vgg19", input_norm="torchvision")
         try:
-            state = read_torch_state_dict(path)
+            state = read_torch_state_dict(path, TORCHVISION_MAX_BYTES)
         except TorchFileError as exc:
             raise VGGWeightsError(f"{exc}; {CHOICES_HINT}") from None
         net.set_weights(vgg19_from_torchvision(state, path), f"torchvision VGG19 from {path}",

@@ -14,6 +14,7 @@ authors' Params), then what is given on the command line.
 """
 
 import argparse
+import math
 import os
 import sys
 
@@ -48,6 +49,70 @@ def str2bool(v):
 
 class OptionError(ValueError):
     """Options that do not fit together."""
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's help with its default, unless it has none ('' or None:
+    the help says what happens then)."""
+
+    def _get_help_string(self, action):
+        if isinstance(action.default, str) and action.default == "" or action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
+SEED_MAX = 2 ** 32 - 1
+
+
+def seed_value(text):
+    """argparse type of seeds: a whole number in 0..2**32-1 (what NumPy and
+    Jittor take)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value <= SEED_MAX:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..{SEED_MAX}")
+    return value
+
+
+def check_limits(opt, limits):
+    """OptionError for the first option of ``limits`` ({name: (lo, hi)})
+    whose value in ``opt`` lies outside its range."""
+    for key, (lo, hi) in limits.items():
+        value = getattr(opt, key, None)
+        if value is not None and not lo <= value <= hi:
+            raise OptionError(f"--{key} {value} is outside {lo}..{hi}")
+
+
+def value_problem(action, value, limits=None):
+    """Why ``value``, read from a preset, a config.json or a checkpoint
+    rather than typed, does not fit the option of ``action`` (its type, its
+    choices, ``limits`` = (lo, hi)); None when it fits. (argparse checks
+    typed values only.)"""
+    kind = action.type
+    flag = isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction))
+    if value is None:
+        return None if action.default is None else "is null"
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        return "is not a whole number"
+    if kind is float and (isinstance(value, bool) or not isinstance(value, (int, float))
+                          or not math.isfinite(value)):
+        return "is not a finite number"
+    if (flag or kind is str2bool) and not isinstance(value, bool):
+        return "is not true or false"
+    if kind in (None, str) and not flag and not isinstance(value, (str, int, float)):
+        return "is not text"
+    if kind not in (None, str, int, float, str2bool):       # seeds, id ranges: typed checks
+        try:
+            kind(str(value))
+        except (argparse.ArgumentTypeError, TypeError, ValueError) as exc:
+            return f"is not valid ({exc})"
+    if action.choices is not None and value not in action.choices:
+        return f"is not one of {', '.join(map(str, action.choices))}"
+    if limits is not None and not limits[0] <= value <= limits[1]:
+        return f"is outside {limits[0]}..{limits[1]}"
+    return None
 
 
 # ------------------------------------------------------------------ shared declarations
@@ -88,7 +153,7 @@ class BaseOptions:
 
     def initialize(self, parser):
         g = parser.add_argument_group("run")
-        g.add_argument("--method", default="", choices=[""] + method_names(),
+        g.add_argument("--method", default="", choices=method_names(),
                        help=f"which method: {', '.join(method_names())} (default: the one the "
                             f"checkpoint folder's config.json names, else {DEFAULT_METHOD})")
         g.add_argument("--preset", default="auto",
@@ -99,7 +164,7 @@ class BaseOptions:
         g.add_argument("--gpu", default=os.environ.get("DFD_GPU", "auto"),
                        choices=("auto", "on", "off"),
                        help="use a CUDA GPU: auto uses one when it is usable")
-        g.add_argument("--seed", type=int, default=0,
+        g.add_argument("--seed", type=seed_value, default=0,
                        help="random seed (weight init, data order, sampling): same seed, "
                             "same result")
         g.add_argument("--verbose", action="store_true",
@@ -115,7 +180,7 @@ class BaseOptions:
     def make_parser(self, method=DEFAULT_METHOD, add_help=True):
         parser = argparse.ArgumentParser(
             description=self.description, add_help=add_help,
-            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+            formatter_class=HelpFormatter)
         parser = self.initialize(parser)
         self.add_method_options(parser, get_method(method))
         if any(a.dest == "params" for a in parser._actions):
@@ -154,6 +219,7 @@ class BaseOptions:
             self.checkpoint_error(exc)
         except ValueError as exc:
             parser.error(str(exc))
+        self.check_preset(parser, defaults, source, method)
         known = {a.dest for a in parser._actions}
         parser.set_defaults(**{k: v for k, v in defaults.items() if k in known})
         opt = parser.parse_args(args)
@@ -164,6 +230,20 @@ class BaseOptions:
         except OptionError as exc:
             parser.error(str(exc))
         return opt
+
+    def check_preset(self, parser, defaults, source, method):
+        """Every value the preset (a config.json, a checkpoint's shapes) sets
+        must fit its option's type, choices and the method's ``LIMITS``:
+        otherwise one line naming where it came from, exit 2 (a wrong type or
+        a huge size would fail later with a traceback, or take the memory)."""
+        limits = getattr(get_method(method).option_module(), "LIMITS", {})
+        actions = {a.dest: a for a in parser._actions}
+        for key, value in defaults.items():
+            if key in actions:
+                problem = value_problem(actions[key], value, limits.get(key))
+                if problem:
+                    where = source.split(" (")[0]
+                    self.checkpoint_error(f"{where}: {key} {value!r:.40} {problem}")
 
     @staticmethod
     def checkpoint_error(exc):

@@ -3,10 +3,18 @@
 classes in this folder add them when the method is DeepFaceDrawing."""
 
 from models.checkpoint import ARCH_KEYS, INFERENCE_KEYS, arch_dict
-from options.base_options import OptionError, str2bool
+from options.base_options import OptionError, check_limits, str2bool
 from util.components import BANK_CHOICES, PART_NAMES, PARTS, PIPELINES, part_key, scaled_boxes
 
 STAGES = ("ae", "banks", "combine")
+# What an architecture may be, wherever it comes from (flags, a preset, a
+# folder's config.json): generous around the authors' 512 model, small
+# enough that building it cannot take the memory.
+LIMITS = {"image_size": (32, 2048), "latent_dim": (1, 4096), "ae_ngf": (1, 1024),
+          "ae_n_down": (0, 8), "fm_nc": (1, 1024), "ngf": (1, 1024),
+          "n_downsample_global": (0, 8), "n_blocks_global": (0, 64), "appearance_dim": (0, 1024),
+          "k": (1, 10 ** 6)}
+FM_CHANNELS_MAX = 4096
 
 
 def parse_refine(text):
@@ -158,11 +166,15 @@ def config_dict(opt):
 
 def finish(opt, phase):
     """Derived values and cross-option checks."""
+    check_limits(opt, LIMITS)
     try:
         opt.fm_channels = [int(c) for c in str(opt.fm_channels).split(",")]
     except ValueError:
         raise OptionError(f"--fm_channels must be comma-separated integers, "
                           f"got {opt.fm_channels!r}") from None
+    if not all(1 <= c <= FM_CHANNELS_MAX for c in opt.fm_channels):
+        raise OptionError(f"--fm_channels {opt.fm_channels}: each must be in "
+                          f"1..{FM_CHANNELS_MAX}")
     if len(opt.fm_channels) != opt.ae_n_down + 2:
         raise OptionError(f"--fm_channels needs ae_n_down+2 = {opt.ae_n_down + 2} "
                           f"numbers, got {len(opt.fm_channels)}")

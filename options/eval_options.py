@@ -2,7 +2,8 @@
 
 import os
 
-from options.base_options import REPO_ROOT, OptionError, add_dataroot, add_experiment_options
+from options.base_options import (REPO_ROOT, OptionError, add_dataroot, add_experiment_options,
+                                  seed_value)
 from options.test_options import TestOptions
 
 TEST_SETS = ("synthetic", "paired", "celeba")
@@ -27,7 +28,7 @@ class EvalOptions(TestOptions):
         add_dataroot(e)
         e.add_argument("--n_test", type=int, default=48,
                        help="test faces (synthetic: how many; others: at most, 0 = all)")
-        e.add_argument("--test_seed", type=int, default=1234,
+        e.add_argument("--test_seed", type=seed_value, default=1234,
                        help="synthetic: seed of the faces (the test samples of the training "
                             "stream with the same seed: disjoint from training)")
         e.add_argument("--rough", action="store_true",

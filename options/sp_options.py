@@ -8,13 +8,20 @@ CPU. An authors' ``model.pt`` given as ``--params`` sets them from the file
 itself (its saved options and tensor shapes)."""
 
 from models.checkpoint import arch_dict
-from options.base_options import OptionError
+from options.base_options import OptionError, check_limits
 
 # What config.json holds for this method (architecture + inference defaults).
 ARCH_KEYS = ("output_size", "style_dim", "n_mlp", "channel_multiplier", "channel_max",
              "label_nc", "encoder_layers", "encoder_width", "encoder_size", "break_layer",
              "w_scale", "wplus_scale")
 INFERENCE_KEYS = ()
+# What an architecture may be, wherever it comes from (flags, a preset, a
+# folder's config.json, a model.pt's shapes): generous around the authors'
+# 1024 / 512 model, small enough that building it cannot take the memory.
+LIMITS = {"output_size": (8, 2048), "style_dim": (1, 2048), "n_mlp": (1, 16),
+          "channel_multiplier": (0.0625, 16), "channel_max": (1, 2048), "label_nc": (1, 255),
+          "encoder_width": (0.01, 4), "encoder_size": (32, 1024), "break_layer": (1, 64),
+          "w_scale": (1e-6, 1e6), "wplus_scale": (1e-6, 1e6)}
 
 STAGES = ("stylegan", "parser", "labeler", "encoder")
 INPUT_KINDS = ("auto", "labels", "lines")
@@ -122,6 +129,7 @@ def config_dict(opt):
 
 
 def finish(opt, phase):
+    check_limits(opt, LIMITS)
     size = opt.output_size
     if size < 8 or size & (size - 1):
         raise OptionError(f"--output_size must be a power of two >= 8, got {size}")

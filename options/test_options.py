@@ -3,7 +3,9 @@
 import os
 
 from data.sketch_io import DEFAULT_MAX_PIXELS
-from options.base_options import REPO_ROOT, BaseOptions, OptionError
+from options.base_options import REPO_ROOT, BaseOptions, OptionError, seed_value
+
+MAX_N_OUTPUTS = 100     # faces per sketch: each is planned and held in memory per batch
 
 
 class TestOptions(BaseOptions):
@@ -32,12 +34,12 @@ class TestOptions(BaseOptions):
         a.add_argument("--appearance", default="",
                        help="a reference photo, or a folder of them paired with the sketches in "
                             "sorted order, whose hair, skin and background colours the faces take")
-        a.add_argument("--appearance_seed", type=int, default=None,
+        a.add_argument("--appearance_seed", type=seed_value, default=None,
                        help="draw the appearance at random from this seed instead (with "
                             "--n_outputs, output k uses the draw (seed, k))")
         a.add_argument("--n_outputs", type=int, default=1,
                        help="faces per sketch, each with another random appearance "
-                            "(STEM_0.png, STEM_1.png, ...)")
+                            f"(STEM_0.png, STEM_1.png, ...; at most {MAX_N_OUTPUTS})")
         return parser
 
     def finish(self, opt):
@@ -46,8 +48,9 @@ class TestOptions(BaseOptions):
             raise OptionError("--batch_size must be at least 1")
         if opt.max_pixels < 1:
             raise OptionError("--max_pixels must be at least 1")
-        if opt.n_outputs < 1:
-            raise OptionError("--n_outputs must be at least 1")
+        if not 1 <= opt.n_outputs <= MAX_N_OUTPUTS:
+            raise OptionError(f"--n_outputs must be between 1 and {MAX_N_OUTPUTS} (run again "
+                              f"with other --appearance_seed values for more)")
         if opt.n_outputs > 1 and opt.appearance:
             raise OptionError("--n_outputs draws random appearances; a reference photo "
                               "(--appearance) gives one: use one or the other")

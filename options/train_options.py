@@ -3,29 +3,41 @@ the optimiser and logging; each method adds its stages' losses."""
 
 import os
 
-from models.methods import get_method
-from options.base_options import BaseOptions, OptionError, add_dataroot, add_experiment_options
+from models.methods import DEFAULT_METHOD, get_method
+from options.base_options import (BaseOptions, OptionError, add_dataroot, add_experiment_options,
+                                  seed_value)
 
 DATASET_MODES = ("paired", "celeba", "synthetic")
 
 
 class TrainOptions(BaseOptions):
-    description = ("Train a method stage by stage. DeepFaceDrawing: 'ae' (the five component "
-                   "autoencoders on sketches), 'banks' (encode the training sketches into "
-                   "the feature banks), 'combine' (FM decoders + generator as a conditional "
-                   "GAN, encoders frozen).")
+    description = "Train a method stage by stage (python train.py --stage STAGE ...)."
     phase = "train"
+    # what each method's stages do, for --help
+    STAGE_HELP = {
+        "deepfacedrawing": "ae (the five component autoencoders on sketches), banks (encode "
+                           "the training sketches into the feature banks), combine (FM "
+                           "decoders + generator as a conditional GAN, encoders frozen)",
+        "sp_embedding": "stylegan (StyleGAN2 on the training photos), parser (the face "
+                        "parser), labeler (the stroke labeller of plain sketches), encoder "
+                        "(the three encoders over the frozen generator: --encoder_step "
+                        "coarse, then fine)",
+    }
 
     def initialize(self, parser):
         parser = super().initialize(parser)
         g = parser.add_argument_group("experiment")
-        g.add_argument("--stage", required=True,
-                       help="which stage to train (DeepFaceDrawing: ae, banks, combine)")
+        g.add_argument("--stage", default="",
+                       help="which stage to train (required; the stages are listed above)")
         add_experiment_options(g, "experiment name: checkpoints go to CHECKPOINTS_DIR/NAME "
                                   "(usable as demo.py --params)")
         g.add_argument("--continue_train", action="store_true",
                        help="resume this stage from its last saved state (weights, optimizer, "
                             "epoch, iteration)")
+        g.add_argument("--overwrite", action="store_true",
+                       help="train a stage again from the start in a folder where it was "
+                            "trained already, replacing its checkpoints (without it, and "
+                            "without --continue_train, such a run is refused)")
 
         d = parser.add_argument_group("data")
         d.add_argument("--dataset_mode", default="synthetic", choices=DATASET_MODES,
@@ -34,7 +46,7 @@ class TrainOptions(BaseOptions):
         add_dataroot(d)
         d.add_argument("--n_samples", type=int, default=2000,
                        help="synthetic: number of procedural faces in the training set")
-        d.add_argument("--data_seed", type=int, default=1234,
+        d.add_argument("--data_seed", type=seed_value, default=1234,
                        help="synthetic: seed of the procedural faces")
         d.add_argument("--sketch_style", default="clean",
                        help="synthetic: how the sketches are drawn: clean (single-pass lines), "
@@ -84,6 +96,14 @@ class TrainOptions(BaseOptions):
                        help="epochs between per-epoch checkpoint copies")
         return parser
 
+    def make_parser(self, method=DEFAULT_METHOD, add_help=True):
+        """The parser of ``method``; its --help lists the method's stages."""
+        parser = super().make_parser(method, add_help)
+        stages = self.STAGE_HELP.get(method, ", ".join(get_method(method).stages))
+        parser.description = (f"{self.description} The stages of {get_method(method).title}: "
+                              f"{stages}.")
+        return parser
+
     def preset_folder(self, opt):
         return os.path.join(opt.checkpoints_dir, opt.name or "experiment")
 
@@ -91,6 +111,9 @@ class TrainOptions(BaseOptions):
         opt.name = opt.name or "experiment"
         opt.expr_dir = os.path.join(opt.checkpoints_dir, opt.name)
         stages = get_method(opt.method).stages
+        if not opt.stage:
+            raise OptionError(f"--stage is required: the stages of {opt.method} are "
+                              f"{', '.join(stages)}")
         if opt.stage not in stages:
             raise OptionError(f"--stage {opt.stage!r}: the stages of {opt.method} are "
                               f"{', '.join(stages)}")
@@ -119,4 +142,12 @@ class TrainOptions(BaseOptions):
             raise OptionError("--batch_size must be >= 1 and epochs >= 0")
         if opt.niter + opt.niter_decay < 1:
             raise OptionError("train for at least one epoch (--niter + --niter_decay >= 1)")
+        for key in ("print_freq", "save_latest_freq", "save_epoch_freq"):
+            if getattr(opt, key) < 1:
+                raise OptionError(f"--{key} must be at least 1, got {getattr(opt, key)}")
+        if opt.display_freq < 0 or opt.max_iters < 0 or opt.max_dataset_size < 0:
+            raise OptionError("--display_freq, --max_iters and --max_dataset_size must be >= 0")
+        if opt.continue_train and opt.overwrite:
+            raise OptionError("--continue_train resumes the stage, --overwrite starts it again: "
+                              "give one")
         return opt

@@ -13,20 +13,41 @@ import sys
 
 from models import checkpoint as ckpt
 from models.sp_embedding.checkpoint import FOLDER as SP_FOLDER
+from util.cli import UsageError, check_writable_folder
 from util.components import BANK_CHOICES, pipeline_parts
 
 TRAINING_ONLY = ("discriminator",)   # the sketch embedding's networks inference never runs
+# what the sketch embedding's inference loads (models/sp_embedding/psp.py NETWORKS), and
+# the stage that trains each
+SP_NEEDED = {"latest_net_encoder_sketch_coarse.pkl": "--stage encoder --encoder_step coarse",
+             "latest_net_encoder_sketch_fine.pkl": "--stage encoder --encoder_step fine",
+             "latest_net_encoder_face_fine.pkl": "--stage encoder --encoder_step fine",
+             "latest_net_decoder.pkl": "--stage stylegan",
+             "latest_latent_avg.pkl": "--stage stylegan"}
 
 
 def needed_files(src):
-    config = ckpt.read_config(src) or {}
+    """The files of ``src`` that inference needs (UsageError naming its
+    config.json when that cannot be read)."""
+    path = ckpt.config_path(src)
+    try:
+        config = ckpt.read_config(src) or {}
+    except ckpt.CheckpointError as exc:
+        raise UsageError(str(exc)) from None
     if config.get("method") == "sp_embedding":
         return sp_files(src)
-    files = [ckpt.config_path(src), ckpt.generator_path(src)]
-    if int(config.get("appearance_dim", 0) or 0) > 0:
-        files.append(ckpt.appearance_path(src))          # the appearance encoder
+    appearance = config.get("appearance_dim", 0) or 0
     pipeline = config.get("pipeline", "components")
-    for part in pipeline_parts(pipeline):
+    if isinstance(appearance, bool) or not isinstance(appearance, int):
+        raise UsageError(f"{path}: appearance_dim {appearance!r:.40} is not a whole number")
+    try:
+        parts = pipeline_parts(pipeline)
+    except (KeyError, TypeError, ValueError):
+        raise UsageError(f"{path}: pipeline {pipeline!r:.40} is not a pipeline") from None
+    files = [path, ckpt.generator_path(src)]
+    if appearance > 0:
+        files.append(ckpt.appearance_path(src))          # the appearance encoder
+    for part in parts:
         files += [ckpt.encoder_path(src, part), ckpt.decoder_path(src, part),
                   ckpt.fm_path(src, part)]
         for gender in BANK_CHOICES:
@@ -39,13 +60,21 @@ def needed_files(src):
 
 def sp_files(src):
     """The sketch embedding's folder: config.json and the latest copy of every
-    network, the average latent and the stroke labeller (not the discriminator)."""
+    network, the average latent and the stroke labeller (not the
+    discriminator); UsageError naming what inference needs and the folder
+    lacks (a folder where only StyleGAN2 was trained has no encoders)."""
     folder = os.path.join(src, SP_FOLDER)
     names = sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+    missing = [n for n in SP_NEEDED if n not in names]
+    if missing:
+        stages = sorted({SP_NEEDED[n] for n in missing})
+        raise UsageError(f"{os.path.join(folder, missing[0])}: not found ({len(missing)} of the "
+                         f"{len(SP_NEEDED)} files inference needs are missing: "
+                         f"{', '.join(missing)}); train {'; '.join(stages)} first")
     keep = [os.path.join(folder, n) for n in names
             if n.startswith("latest_") and n.endswith(".pkl")
             and not any(t in n for t in TRAINING_ONLY)]
-    return [ckpt.config_path(src)] + (keep or [os.path.join(folder, "latest_net_decoder.pkl")])
+    return [ckpt.config_path(src)] + keep
 
 
 def main(argv=None):
@@ -54,20 +83,33 @@ def main(argv=None):
     ap.add_argument("--dst", required=True, help="checkpoint folder to write")
     ap.add_argument("--with_log", action="store_true", help="also copy loss_log.txt")
     args = ap.parse_args(argv)
-    files = needed_files(args.src)
+    try:
+        files = needed_files(args.src)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     missing = [f for f in files if not os.path.isfile(f)]
     if missing:
         print(f"error: {missing[0]}: not found ({len(missing)} files missing); train every "
               f"stage first", file=sys.stderr)
+        return 2
+    try:
+        check_writable_folder(args.dst, "--dst")
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.with_log and os.path.isfile(os.path.join(args.src, "loss_log.txt")):
         files.append(os.path.join(args.src, "loss_log.txt"))
     total = 0
     for f in files:
         out = os.path.join(args.dst, os.path.relpath(f, args.src))
-        os.makedirs(os.path.dirname(out), exist_ok=True)
-        shutil.copyfile(f, out + ".tmp")
-        os.replace(out + ".tmp", out)
+        try:
+            os.makedirs(os.path.dirname(out), exist_ok=True)
+            shutil.copyfile(f, out + ".tmp")
+            os.replace(out + ".tmp", out)
+        except OSError as exc:
+            print(f"error: cannot write {out} ({exc.strerror or exc})", file=sys.stderr)
+            return 2
         total += os.path.getsize(out)
     print(f"exported {len(files)} files ({total / 2 ** 20:.1f} MB) to {args.dst}")
     return 0

@@ -205,3 +205,387 @@ def test_inverted_sketches_are_detected_and_inverted(tmp_path):
     sketch, notes = load_sketch(str(tmp_path / "chalk.png"), 128)
     np.testing.assert_array_equal(sketch, normal)
     assert any("inverted" in n for n in notes)
+
+
+# ================================================================ second round (issue 24)
+SP_MICRO = ["--output_size", "32", "--style_dim", "64", "--encoder_width", "0.125",
+            "--encoder_size", "32", "--channel_max", "64", "--n_mlp", "2", "--break_layer", "4"]
+SP_BUNDLED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                          "params", "sp_embedding")
+
+
+def one_line_error(capsys):
+    """The error line of stderr, after checking that it is the last line and
+    the only one about an error (no traceback)."""
+    lines = capsys.readouterr().err.strip().splitlines()
+    errors = [line for line in lines if "error" in line.lower() or "Traceback" in line]
+    assert len(errors) == 1 and errors[0] == lines[-1] and errors[0].startswith("error: "), lines
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def micro_pt(tmp_path_factory):
+    """A micro sketch-embedding model.pt in the authors' format."""
+    path = str(tmp_path_factory.mktemp("micro") / "model.pt")
+    assert run_script("scripts/make_random_params.py",
+                      ["--method", "sp_embedding", "--preset", "tiny", "--out", path,
+                       *SP_MICRO]) == 0
+    return path
+
+
+# ---------------------------------------------------------------- 1. strides of crafted .pt
+def test_a_pt_with_a_negative_stride_is_one_line_not_a_crash(micro_pt, tmp_path, capsys):
+    """A stride of minus one row on a tensor the model reads: it read before
+    its buffer (a segfault, or values from outside the storage, exit 0)."""
+    from tests.torch_corpus import bent_copy
+    bent = str(tmp_path / "bent.pt")
+    bent_copy(micro_pt, bent, "decoder.style.1.weight")
+    one_sketch(tmp_path / "in")
+    rc = demo(["--method", "sp_embedding", "--params", bent, "--input", str(tmp_path / "in"),
+               "--output", str(tmp_path / "out")])
+    line = one_line_error(capsys)
+    assert rc == 2 and bent in line and "strides entry" in line
+    assert not (tmp_path / "out" / "s.png").exists()
+
+
+def test_evaluate_refuses_a_crafted_inception_file_in_one_line(tmp_path, capsys):
+    """evaluate.py --inception_path with a negative stride printed "double
+    free" and died."""
+    from tests.torch_corpus import _negative_stride
+    path = str(tmp_path / "inception.pth")
+    _negative_stride(path)
+    rc = run_script("scripts/evaluate.py", ["--params", SP_BUNDLED, "--inception_path", path,
+                                            "--n_test", "2", "--no_images",
+                                            "--results_dir", str(tmp_path / "r")])
+    line = one_line_error(capsys)
+    assert rc == 2 and path in line and "strides entry -1000000" in line
+
+
+# ---------------------------------------------------------------- 2. memory bombs, .pkl side
+def test_crafted_jittor_pickles_are_refused_before_they_expand(tmp_path):
+    """Ten bytes asking for memo slot 2**27 made the unpickler allocate
+    2 GB; a 1 KB pickle of shared lists expands to 2**40 items."""
+    import struct
+
+    from models.checkpoint import CheckpointError, read_params, read_state
+    memo = tmp_path / "memo.pkl"
+    memo.write_bytes(b"\x80\x04Nr" + struct.pack("<I", 0x08000000) + b".")
+    node = [0]
+    for _ in range(40):
+        node = [node, node]
+    dag = tmp_path / "dag.pkl"
+    dag.write_bytes(pickle.dumps({"w": node}, protocol=4))
+    deep = tmp_path / "deep.pkl"
+    deep.write_bytes(b"\x80\x02" + b"]" * 5000 + b"a" * 4999 + b".")
+    for path, reader, message in ((memo, read_params, "memo slot 134,217,728"),
+                                  (dag, read_params, "more than 1,000,000 objects"),
+                                  (dag, read_state, "more than 1,000,000 objects"),
+                                  (deep, read_state, "nested more than 64 deep")):
+        start = time.time()
+        with pytest.raises(CheckpointError, match=message) as exc:
+            reader(str(path))
+        assert str(exc.value).startswith(str(path)) and time.time() - start < 10
+
+
+# ---------------------------------------------------------------- 3. outputs over inputs
+def test_outputs_never_replace_the_appearance_photos(tmp_path, capsys):
+    photos = tmp_path / "photos"
+    for name in ("a.png", "b.png"):
+        one_sketch(photos, name)
+        one_sketch(tmp_path / "in", name)
+    before = {p.name: p.read_bytes() for p in photos.iterdir()}
+    rc = demo(["--method", "sp_embedding", "--params", SP_BUNDLED, "--input",
+               str(tmp_path / "in"), "--appearance", str(photos), "--output", str(photos)])
+    line = one_line_error(capsys)
+    assert rc == 2 and "would overwrite the input" in line and str(photos) in line
+    assert {p.name: p.read_bytes() for p in photos.iterdir()} == before
+
+
+def test_outputs_never_replace_deepfacedrawing_references_or_checkpoints(tmp_path, capsys,
+                                                                         tmp_path_factory):
+    from tests.test_app_server import make_look_params
+    look = make_look_params(tmp_path_factory)
+    one_sketch(tmp_path / "in", "ref.png")
+    photo = one_sketch(tmp_path / "refs", "ref.png")
+    before = photo.read_bytes()
+    rc = demo(["--params", look, "--input", str(tmp_path / "in"), "--appearance", str(photo),
+               "--output", str(tmp_path / "refs")])
+    assert rc == 2 and "would overwrite the input" in one_line_error(capsys)
+    assert photo.read_bytes() == before
+    # a file inside the checkpoint folder (--output inside it)
+    import shutil
+    params = tmp_path / "params"
+    shutil.copytree(look, params)
+    (params / "Combine" / "x.png").write_bytes(b"keep")
+    one_sketch(tmp_path / "in2", "x.png")
+    rc = demo(["--params", str(params), "--input", str(tmp_path / "in2"),
+               "--output", str(params / "Combine")])
+    assert rc == 2 and "would overwrite the input" in one_line_error(capsys)
+    assert (params / "Combine" / "x.png").read_bytes() == b"keep"
+
+
+# ---------------------------------------------------------------- 5. training keeps good work
+TINY_SAVE = TINY_AE[:-2] + ["--max_iters", "2", "--save_latest_freq", "1"]
+
+
+def _latest(folder):
+    return {name: (folder / "AE_whole" / name).read_bytes()
+            for name in sorted(os.listdir(folder / "AE_whole")) if name.startswith("latest_")}
+
+
+def test_a_state_with_nan_moments_is_refused_and_latest_kept(tmp_path, capsys):
+    from models.checkpoint import read_state, write_state
+    args = TINY_SAVE + ["--checkpoints_dir", str(tmp_path), "--name", "n"]
+    assert run_script("train.py", args) == 0
+    good = _latest(tmp_path / "n")
+    state_file = tmp_path / "n" / "train_state" / "ae.pkl"
+    state = read_state(str(state_file))
+    state["optim"]["ae"]["v"][3] = np.full_like(state["optim"]["ae"]["v"][3], np.nan)
+    write_state(str(state_file), state)
+    capsys.readouterr()
+    rc = run_script("train.py", args + ["--max_iters", "4", "--continue_train"])
+    line = one_line_error(capsys)
+    assert rc == 2 and "ae.pkl" in line and "moment v[3] is not finite" in line
+    assert _latest(tmp_path / "n") == good
+
+
+@pytest.mark.parametrize("what", ["loss", "weight"])
+def test_a_run_that_turns_nan_stops_before_saving(tmp_path, capsys, monkeypatch, what):
+    from training.trainers import AETrainer
+    real = AETrainer.step
+
+    def step(self, batch):
+        losses = real(self, batch)
+        if self.global_step == 1:                   # the second step goes wrong
+            if what == "loss":
+                losses = dict(losses, rec_eye1=float("nan"))
+            else:
+                w = self.parts["eye1"].encoder.state_dict()
+                name = next(iter(w))
+                w[name].update(w[name] * float("nan"))
+        return losses
+    monkeypatch.setattr(AETrainer, "step", step)
+    args = TINY_SAVE + ["--checkpoints_dir", str(tmp_path), "--name", "d"]
+    rc = run_script("train.py", args)
+    line = one_line_error(capsys)
+    assert rc == 2 and "stopped without saving" in line and "last good checkpoint" in line
+    assert ("loss rec_eye1 is nan at step 2" if what == "loss" else "weight encoder_eye1") in line
+    from models.checkpoint import read_state
+    assert read_state(str(tmp_path / "d" / "train_state" / "ae.pkl"))["steps"] == 1
+
+
+def test_a_trained_stage_is_not_started_again_by_accident(tmp_path, capsys):
+    args = TINY_SAVE + ["--checkpoints_dir", str(tmp_path), "--name", "t"]
+    assert run_script("train.py", args) == 0
+    good = _latest(tmp_path / "t")
+    capsys.readouterr()
+    assert run_script("train.py", args + ["--seed", "5"]) == 2
+    line = one_line_error(capsys)
+    assert "stage ae was trained" in line and "--continue_train" in line and "--overwrite" in line
+    assert _latest(tmp_path / "t") == good
+    assert run_script("train.py", args + ["--seed", "5", "--overwrite"]) == 0
+    assert _latest(tmp_path / "t") != good
+
+
+# ---------------------------------------------------------------- 6. --n_outputs
+def test_n_outputs_is_bounded(tmp_path, capsys):
+    one_sketch(tmp_path / "in")
+    start = time.time()
+    rc = demo(["--method", "sp_embedding", "--params", SP_BUNDLED, "--input",
+               str(tmp_path / "in"), "--output", str(tmp_path / "out"),
+               "--n_outputs", "100000000"])
+    assert rc == 2 and time.time() - start < 30
+    assert "--n_outputs must be between 1 and 100" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- 7. label maps by value
+def _semantic_16bit(path, classes):
+    lab = np.zeros((128, 128), np.uint16)
+    for k, c in enumerate(classes):
+        lab[20 + 10 * k:24 + 10 * k, 20:100] = c
+    Image.fromarray(lab).save(path)
+    assert Image.open(path).mode.startswith("I")
+    return lab
+
+
+@pytest.mark.parametrize("kind", ["auto", "labels"])
+def test_16_bit_semantic_sketches_keep_their_classes(tmp_path, kind):
+    from types import SimpleNamespace
+
+    from data.sketch_io import ImageError
+    from models.sp_embedding import inputs
+    opt = SimpleNamespace(sketch_kind=kind, label_nc=22, encoder_size=128)
+    lab = _semantic_16bit(tmp_path / "s16.png", (5, 21, 1))
+    labels, full, _ = inputs.read_sketch(str(tmp_path / "s16.png"), opt, labeler=None)
+    np.testing.assert_array_equal(full, lab.astype(np.uint8))
+    assert set(np.unique(labels)) == {0, 1, 5, 21}
+    _semantic_16bit(tmp_path / "bad.png", (5, 300))
+    opt.sketch_kind = "labels"
+    with pytest.raises(ImageError, match=r"bad\.png: label value 300 above the model's 22"):
+        inputs.read_sketch(str(tmp_path / "bad.png"), opt, labeler=None)
+
+
+def test_a_float_label_map_with_nan_is_one_line_without_warnings(tiny_params, tmp_path, capsys):
+    import warnings
+    arr = np.zeros((128, 128), np.float32)
+    arr[40:60, 30:90] = 3.0
+    arr[0, 0] = np.nan
+    (tmp_path / "in").mkdir()
+    Image.fromarray(arr, mode="F").save(tmp_path / "in" / "nan.tif")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rc = demo(["--params", tiny_params, "--input", str(tmp_path / "in"),
+                   "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert rc == 1 and not [w for w in caught if issubclass(w.category, RuntimeWarning)]
+    skipped = [line for line in err.splitlines() if "nan.tif" in line]
+    assert len(skipped) == 1 and "NaN" in skipped[0] and "Warning" not in err
+
+
+# ---------------------------------------------------------------- 8. tracebacks
+@pytest.mark.parametrize("args,message", [
+    (["--appearance_seed", "-1"], "argument --appearance_seed: -1 is outside 0..4294967295"),
+    (["--seed", "-1"], "argument --seed: -1 is outside"),
+    (["--seed", "1e20"], "argument --seed: '1e20' is not a whole number"),
+    (["--seed", str(10 ** 20)], "argument --seed: 100000000000000000000 is outside"),
+])
+def test_bad_seeds_are_usage_errors(tmp_path, capsys, args, message):
+    one_sketch(tmp_path / "in")
+    rc = demo(["--method", "sp_embedding", "--params", SP_BUNDLED, "--input",
+               str(tmp_path / "in"), "--output", str(tmp_path / "out")] + args)
+    assert rc == 2 and message in capsys.readouterr().err
+
+
+def test_a_pt_whose_state_dict_is_a_list_is_one_line(tmp_path, capsys):
+    from models.torch_file import write_torch_file
+    path = str(tmp_path / "list.pt")
+    write_torch_file(path, {"state_dict": [np.zeros(3, np.float32)], "latent_avg": None})
+    one_sketch(tmp_path / "in")
+    rc = demo(["--params", path, "--input", str(tmp_path / "in"),
+               "--output", str(tmp_path / "out")])
+    line = one_line_error(capsys)
+    assert rc == 2 and path in line and "'state_dict' is a list" in line
+
+
+@pytest.mark.parametrize("method,key,value,problem", [
+    ("sp_embedding", "style_dim", 200000, "is outside 1..2048"),
+    ("sp_embedding", "style_dim", -1, "is outside 1..2048"),
+    ("sp_embedding", "style_dim", None, "is null"),
+    ("sp_embedding", "style_dim", 2.5, "is not a whole number"),
+    ("sp_embedding", "encoder_width", 2000, "is outside 0.01..4"),
+    ("sp_embedding", "output_size", 2 ** 20, "is outside 8..2048"),
+    ("sp_embedding", "encoder_layers", "50", "is not a whole number"),
+    ("deepfacedrawing", "ngf", 2000, "is outside 1..1024"),
+    ("deepfacedrawing", "image_size", None, "is null"),
+    ("deepfacedrawing", "norm", "weird", "is not one of instance, batch, none"),
+])
+def test_an_architecture_out_of_range_in_config_json_is_one_line(tmp_path, capsys, method,
+                                                                   key, value, problem):
+    import json
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"method": method, key: value}))
+    one_sketch(tmp_path / "in")
+    rc = demo(["--params", str(folder), "--input", str(tmp_path / "in"),
+               "--output", str(tmp_path / "out")])
+    line = one_line_error(capsys)
+    assert rc == 2 and line.startswith(f"error: {folder / 'config.json'}: {key} ")
+    assert line.endswith(problem)
+
+
+def test_an_architecture_of_the_wrong_type_in_a_pt_is_one_line(micro_pt, tmp_path, capsys):
+    from models.torch_file import read_torch_file, write_torch_file
+    obj = read_torch_file(micro_pt)
+    obj["opts"]["break_layer"] = 2.5
+    path = str(tmp_path / "odd.pt")
+    write_torch_file(path, obj)
+    one_sketch(tmp_path / "in")
+    rc = demo(["--params", path, "--input", str(tmp_path / "in"),
+               "--output", str(tmp_path / "out")])
+    line = one_line_error(capsys)
+    assert rc == 2 and line == f"error: {path}: break_layer 2.5 is not a whole number"
+
+
+@pytest.mark.parametrize("change,message", [
+    ("moment", "optimizer moment 2 has shape [1, 1]"),
+    ("iter", "its iter is -5, not a count"),
+])
+def test_a_resumed_state_that_does_not_fit_is_one_line(tmp_path, capsys, change, message):
+    from models.checkpoint import read_state, write_state
+    args = TINY_AE + ["--checkpoints_dir", str(tmp_path), "--name", "r"]
+    assert run_script("train.py", args) == 0
+    state_file = tmp_path / "r" / "train_state" / "ae.pkl"
+    state = read_state(str(state_file))
+    if change == "moment":
+        state["optim"]["ae"]["m"][2] = np.zeros((1, 1), np.float32)
+    else:
+        state["iter"] = -5
+    write_state(str(state_file), state)
+    capsys.readouterr()
+    rc = run_script("train.py", args + ["--max_iters", "2", "--continue_train"])
+    line = one_line_error(capsys)
+    assert rc == 2 and "ae.pkl" in line and message in line
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--save_latest_freq", "0"], "--save_latest_freq must be at least 1"),
+    (["--print_freq", "0"], "--print_freq must be at least 1"),
+])
+def test_frequencies_of_zero_are_usage_errors(tmp_path, capsys, extra, message):
+    rc = run_script("train.py", TINY_AE + ["--checkpoints_dir", str(tmp_path), "--name", "f"]
+                    + extra)
+    assert rc == 2 and message in capsys.readouterr().err
+
+
+def test_a_batch_larger_than_the_dataset_is_one_line(tmp_path, capsys):
+    rc = run_script("train.py", TINY_AE + ["--checkpoints_dir", str(tmp_path), "--name", "b",
+                                           "--batch_size", "16"])
+    line = one_line_error(capsys)
+    assert rc == 2 and "--batch_size 16: the dataset has 8 samples" in line
+
+
+@pytest.mark.parametrize("kind", ["file", "proc"])
+def test_evaluate_checks_its_results_dir_first(tmp_path, capsys, kind):
+    out = tmp_path / "results.txt" if kind == "file" else "/proc/deepfacedrawing-eval"
+    if kind == "file":
+        out.write_text("not a folder")
+    start = time.time()
+    rc = run_script("scripts/evaluate.py", ["--params", SP_BUNDLED, "--n_test", "2",
+                                            "--no_images", "--results_dir", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err == [err[-1]] and err[-1].startswith(f"error: --results_dir {out}: ")
+    assert time.time() - start < 30                 # refused before the model is loaded
+
+
+def test_one_appearance_file_that_is_no_image_is_refused_up_front(tmp_path, capsys):
+    for name in ("a.png", "b.png", "c.png"):
+        one_sketch(tmp_path / "in", name)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a photo")
+    rc = demo(["--method", "sp_embedding", "--params", SP_BUNDLED, "--input",
+               str(tmp_path / "in"), "--appearance", str(notes), "--output", str(tmp_path / "o")])
+    line = one_line_error(capsys)
+    assert rc == 2 and line == f"error: --appearance: {notes}: not an image"
+
+
+# ---------------------------------------------------------------- 9. train.py --help
+@pytest.mark.parametrize("method,stages", [
+    ("deepfacedrawing", ("ae (", "banks (", "combine (")),
+    ("sp_embedding", ("stylegan (", "parser (", "labeler (", "encoder (")),
+])
+def test_train_help_needs_no_stage_and_lists_the_stages(capsys, method, stages):
+    assert run_script("train.py", ["--method", method, "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert all(stage in out for stage in stages)
+    assert "--method {deepfacedrawing,sp_embedding}" in out and "(default: )" not in out
+    assert run_script("train.py", ["--help"]) == 0
+    assert run_script("train.py", ["--preset", "tiny"]) == 2
+    assert "--stage is required: the stages of deepfacedrawing are ae, banks, combine" in \
+        capsys.readouterr().err
+
+
+def test_the_first_run_notice_says_what_was_measured():
+    from util.jittor_env import FIRST_RUN_MINUTES
+    assert "2:09" in FIRST_RUN_MINUTES and "2 cores" in FIRST_RUN_MINUTES
+    assert "10 minutes" not in FIRST_RUN_MINUTES

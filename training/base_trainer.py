@@ -17,16 +17,26 @@ one file, ``train_state/<stage>.pkl``, written atomically and read through
 the restricted reader (it runs no code); data order and augmentation depend
 only on (seed, epoch, sample), so a resumed run gives the same losses as an
 uninterrupted one.
+
+Good work is never overwritten: a stage already trained in the folder is
+not started again without ``--continue_train`` (resume) or ``--overwrite``;
+a resumed state must fit the networks and hold finite values; a step whose
+losses, or a save whose weights or optimiser moments, are not finite stops
+the run before anything is written (``TrainingStopped``, one line), so the
+last good checkpoint stays.
 """
 
 import abc
+import math
 import os
 import sys
 import time
 
 from tqdm import tqdm
 
-from data.datasets import create_dataset
+import numpy as np
+
+from data.datasets import DatasetError, create_dataset
 from data.loader import BatchLoader, balance_weights, label_shares
 from models.checkpoint import CheckpointError, read_state, write_config, write_state
 from training.optim import lr_at
@@ -35,6 +45,10 @@ from util.html import ResultPage
 from util.jittor_env import get_jittor
 
 jt = get_jittor()
+
+
+class TrainingStopped(RuntimeError):
+    """A run refused or stopped before it could overwrite good work."""
 
 
 class StepClock:
@@ -110,6 +124,11 @@ class BaseTrainer(Stage):
         self.world = jt.world_size if jt.in_mpi else 1
         self.main = self.rank == 0
         self.state_file = os.path.join(self.dir, "train_state", f"{self.stage}.pkl")
+        if (os.path.isfile(self.state_file) and not opt.continue_train
+                and not getattr(opt, "overwrite", False)):
+            raise TrainingStopped(f"{self.state_file}: stage {self.stage} was trained in "
+                                  f"{self.dir} already; resume it with --continue_train, or "
+                                  f"start it again with --overwrite (replacing its checkpoints)")
         os.makedirs(os.path.dirname(self.state_file), exist_ok=True)
         if self.main:
             freed = remove_stale_temporaries(self.dir)
@@ -119,10 +138,13 @@ class BaseTrainer(Stage):
         self.dataset = create_dataset(opt, "train")
         if self.main and hasattr(self.dataset, "describe"):
             print(self.dataset.describe())
-        self.loader = BatchLoader(self.dataset, opt.batch_size, opt.seed,
-                                  shuffle=not opt.serial_batches, jitter=opt.jitter,
-                                  flip=opt.flip, rank=self.rank, world_size=self.world,
-                                  weights=self._balance())
+        try:
+            self.loader = BatchLoader(self.dataset, opt.batch_size, opt.seed,
+                                      shuffle=not opt.serial_batches, jitter=opt.jitter,
+                                      flip=opt.flip, rank=self.rank, world_size=self.world,
+                                      weights=self._balance())
+        except ValueError as exc:
+            raise DatasetError(f"--batch_size {opt.batch_size}: {exc}") from None
         self.history = []          # every step's losses (for tests and plots)
         if self.main:
             write_config(self.dir, self.config())
@@ -177,20 +199,64 @@ class BaseTrainer(Stage):
 
     # ---------------------------------------------------------- state
     def save_state(self, epoch, it, steps):
-        """Everything needed to resume, in one atomically written file."""
+        """Everything needed to resume, in one atomically written file;
+        TrainingStopped, before anything is written, when a weight or an
+        optimiser moment is not finite."""
         if not self.main:
             return
         state = {"stage": self.stage, "epoch": epoch, "iter": it, "steps": steps,
                  "nets": {n: {k: v.numpy() for k, v in net.state_dict().items()}
                           for n, net in self.networks().items()},
                  "optim": {n: o.state_dict() for n, o in self.optimizers().items()}}
+        bad = self.first_non_finite(state)
+        if bad:
+            raise TrainingStopped(f"stage {self.stage}: {bad} is not finite after step {steps}; "
+                                  f"stopped without saving: the last good checkpoint in "
+                                  f"{self.dir} is kept (lower --lr, or resume from it)")
         write_state(self.state_file, state)
+
+    @staticmethod
+    def first_non_finite(state):
+        """The name of the first weight or optimiser moment of a state that
+        holds NaN or infinity, or None."""
+        def finite(value):
+            arr = np.asarray(value)
+            return arr.dtype.kind not in "fc" or bool(np.isfinite(arr).all())
+        for name, params in state["nets"].items():
+            for key, value in params.items():
+                if not finite(value):
+                    return f"weight {name}.{key}"
+        for name, optim in state["optim"].items():
+            for moment in ("m", "v"):
+                for k, value in enumerate(optim.get(moment, [])):
+                    if not finite(value):
+                        return f"optimiser {name}'s moment {moment}[{k}]"
+        return None
+
+    def _check_state(self, state):
+        """CheckpointError unless the state's counters are whole numbers in
+        range and its weights and optimiser moments finite."""
+        for key in ("epoch", "iter", "steps"):
+            value = state.get(key)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                    or value < (1 if key == "epoch" else 0):
+                raise CheckpointError(f"{self.state_file}: its {key} is {value!r:.40}, not a "
+                                      f"count; the file is damaged")
+        try:
+            bad = self.first_non_finite(state)
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{self.state_file}: does not hold a training state "
+                                  f"({type(exc).__name__}: {exc})") from None
+        if bad:
+            raise CheckpointError(f"{self.state_file}: its {bad} is not finite (NaN or "
+                                  f"infinity); resuming would spread it into every weight")
 
     def load_state(self):
         if not os.path.isfile(self.state_file):
             raise FileNotFoundError(f"{self.state_file}: no saved state to continue from "
                                     f"(run without --continue_train first)")
         state = read_state(self.state_file)
+        self._check_state(state)
         try:
             for name, net in self.networks().items():
                 params = state["nets"][name]
@@ -206,7 +272,7 @@ class BaseTrainer(Stage):
             for name, o in self.optimizers().items():
                 o.load_state_dict(state["optim"][name])
             return int(state["epoch"]), int(state["iter"]), int(state["steps"])
-        except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        except (KeyError, ValueError, TypeError, AttributeError, IndexError, RuntimeError) as exc:
             raise CheckpointError(f"{self.state_file}: does not fit this stage's networks "
                                   f"({type(exc).__name__}: {exc}); were the options changed "
                                   f"since it was written?") from None
@@ -236,10 +302,22 @@ class BaseTrainer(Stage):
             print(f"stage {self.stage}: {todo} steps to go ({per_epoch} per epoch, epochs "
                   f"{epoch}..{n_epochs}{f', stopping at step {opt.max_iters}' if opt.max_iters else ''}"
                   f"); the first steps compile Jittor's kernels", flush=True)
-        display_every = opt.display_freq or per_epoch
         bar = tqdm(total=todo, desc=self.stage, unit="step", disable=not self.main,
                    file=sys.stderr, dynamic_ncols=True)
         clock = StepClock(todo)
+        try:                        # the bar ends its line before any error is printed
+            batch, epoch, it, steps = self._loop(bar, clock, epoch, it, steps, n_epochs,
+                                                 per_epoch)
+        finally:
+            bar.close()
+        if self.main and batch is not None and not self._shown:
+            self._show(epoch, it, batch)          # every run leaves a result page
+        return self.finish(steps)
+
+    def _loop(self, bar, clock, epoch, it, steps, n_epochs, per_epoch):
+        """The epochs of ``run``; returns (last batch, epoch, iteration, steps)."""
+        opt = self.opt
+        display_every = opt.display_freq or per_epoch
         batch, done = None, False
         while epoch <= n_epochs and not done:
             for o in self.optimizers().values():
@@ -248,6 +326,7 @@ class BaseTrainer(Stage):
             for batch in self.loader.epoch(epoch, it):
                 self.global_step = steps            # random draws of a step may use it
                 losses = self.step(batch)
+                self._check_losses(losses, steps + 1)
                 self.history.append(losses)
                 it += 1
                 steps += 1
@@ -272,12 +351,20 @@ class BaseTrainer(Stage):
             self._save(epoch, it, steps, per_epoch)
             if self.main and (epoch - 1) % opt.save_epoch_freq == 0:
                 self.export(str(epoch - 1))
-        bar.close()
-        if self.main and batch is not None and not self._shown:
-            self._show(epoch, it, batch)          # every run leaves a result page
-        return self.finish(steps)
+        return batch, epoch, it, steps
 
     _shown = False
+
+    def _check_losses(self, losses, step):
+        """TrainingStopped at the first loss that is NaN or infinite: the
+        weights it moved are not saved."""
+        bad = [k for k, v in losses.items()
+               if isinstance(v, (int, float)) and not math.isfinite(v)]
+        if bad:
+            raise TrainingStopped(f"stage {self.stage}: loss {bad[0]} is {losses[bad[0]]} at "
+                                  f"step {step}; stopped without saving: the last good "
+                                  f"checkpoint in {self.dir} is kept (lower --lr, or resume "
+                                  f"from it)")
 
     def _show(self, epoch, it, batch):
         self.page.add_row(f"epoch {epoch:03d} iter {it:05d}", self.visuals(batch))

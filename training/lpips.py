@@ -60,6 +60,8 @@ HEAD_NAMES = tuple(f"lin{k}" for k in range(len(TAP_CHANNELS)))
 # weights_digest of the published heads (lin0 .. lin4, each 1 x C x 1 x 1)
 HEADS_SHA256 = "5aa151250f1c44265328d8a5721057b28e2bb485bbe9066d9ba815a1c43aee92"
 EPS = 1e-10
+HEADS_MAX_BYTES = 16 * 2 ** 20          # the heads .pth: 7 KB
+BACKBONE_MAX_BYTES = 2 ** 30           # a torchvision VGG16 .pth: 528 MB
 # torchvision VGG16: index of each conv in ``features`` (conv, relu; pool after blocks)
 _VGG16_BLOCKS = (2, 2, 3, 3, 3)
 
@@ -110,7 +112,7 @@ def convert_heads(pth_path, out_path, expected_pth_sha256=PTH_SHA256,
         raise LPIPSWeightsError(f"{pth_path}: SHA-256 {digest[:16]}... is not the pinned "
                                 f"{expected_pth_sha256[:16]}... of {SOURCE_WHEEL}'s {PTH_MEMBER}")
     try:
-        heads = heads_from_state(read_torch_file(pth_path), pth_path)
+        heads = heads_from_state(read_torch_file(pth_path, HEADS_MAX_BYTES), pth_path)
     except TorchFileError as exc:
         raise LPIPSWeightsError(str(exc)) from None
     wdigest = weights_digest(heads, HEAD_NAMES)
@@ -236,7 +238,7 @@ def load_backbone(path=""):
         return load_vgg("vgg16", quiet=True), "LPIPS*"
     net = VGGFeatures("vgg16", input_norm="torchvision")
     try:
-        state = read_torch_state_dict(path)
+        state = read_torch_state_dict(path, BACKBONE_MAX_BYTES)
     except TorchFileError as exc:
         raise LPIPSWeightsError(f"--lpips_backbone: {exc}") from None
     net.set_weights(vgg16_from_torchvision(state, path), f"torchvision VGG16 from {path}", path)

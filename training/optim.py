@@ -46,9 +46,19 @@ class Adam:
         if len(state["m"]) != len(self.params):
             raise ValueError(f"optimizer state holds {len(state['m'])} tensors, "
                              f"the model has {len(self.params)}")
+        if len(state["v"]) != len(self.params):
+            raise ValueError(f"optimizer state holds {len(state['v'])} second moments, "
+                             f"the model has {len(self.params)} tensors")
         self.t, self.lr = int(state["t"]), float(state["lr"])
-        for dst, src in zip(self.m + self.v, list(state["m"]) + list(state["v"])):
-            dst.update(jt.array(np.asarray(src)))
+        if self.t < 0:
+            raise ValueError(f"optimizer step count {self.t}")
+        moments = [np.asarray(src) for src in list(state["m"]) + list(state["v"])]
+        for k, (dst, src) in enumerate(zip(self.m + self.v, moments)):
+            if tuple(src.shape) != tuple(dst.shape):
+                raise ValueError(f"optimizer moment {k % len(self.params)} has shape "
+                                 f"{list(src.shape)}, its parameter {list(dst.shape)}")
+        for dst, src in zip(self.m + self.v, moments):
+            dst.update(jt.array(src))
         jt.sync(self.m + self.v)
 
 

@@ -71,8 +71,21 @@ def torch_names(net):
 
 def _check_group(path, group, found, expected):
     """Every expected tensor present with its shape, nothing else."""
+    odd = [k for k, v in found.items() if not is_tensor(v)]
+    if odd:
+        raise CheckpointError(f"{path}: {group}{odd[0]!r} is a {type(found[odd[0]]).__name__}, "
+                              f"not a tensor")
     check_names_and_shapes(path, found, expected, "tensor", group,
                            "is this checkpoint of another configuration?")
+
+
+def read_budget(nets, extra=0):
+    """Bytes a reader may unpack and copy out of a file holding ``nets``
+    (float32): their weights, read and copied, twice over (a storage may be
+    shared with tensors not read), plus ``extra`` and 64 MB."""
+    weights = sum(4 * int(np.prod(shape, dtype=np.int64))
+                  for net in nets for shape in torch_names(net).values())
+    return 4 * weights + extra + 64 * 2 ** 20
 
 
 def _load_group(archive, prefix, found, net):
@@ -92,9 +105,17 @@ def _load_group(archive, prefix, found, net):
 
 
 def _entries(archive, obj, key, what):
+    """``obj[key]``, a dict of named tensors (a state dict)."""
     value = obj.get(key) if isinstance(obj, dict) else None
     if value is None:
         raise CheckpointError(f"{archive.path}: no '{key}' entry; not {what}")
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{archive.path}: '{key}' is a {type(value).__name__}, not a "
+                              f"state dict; not {what}")
+    odd = [k for k in value if not isinstance(k, str)]
+    if odd:
+        raise CheckpointError(f"{archive.path}: '{key}' has a key {odd[0]!r:.40} that is not "
+                              f"a tensor name")
     return value
 
 
@@ -133,7 +154,7 @@ def read_authors_opts(path):
     reading any weights: a preset dict for the option classes."""
     with TorchArchive(path) as archive:
         root = archive.root
-        state = _entries(archive, root, "state_dict", "an authors' model.pt (no state_dict)")
+        state = _entries(archive, root, "state_dict", "an authors' model.pt")
         opts = root.get("opts") if isinstance(root.get("opts"), dict) else {}
         shapes = {k: tuple(v.shape) for k, v in state.items() if is_tensor(v)}
     enc = "encoder_sketch_coarse."
@@ -141,9 +162,13 @@ def read_authors_opts(path):
         first = shapes[enc + "input_layer.0.weight"]
         style = shapes["decoder.style.1.weight"]
         channels = _generator_channels(shapes)
+        label_nc, style_dim = int(first[1]), int(style[0])
     except KeyError as exc:
         raise CheckpointError(f"{path}: not a sketch-embedding checkpoint (no tensor "
                               f"{exc.args[0]!r})") from None
+    except IndexError:
+        raise CheckpointError(f"{path}: not a sketch-embedding checkpoint (a tensor of the "
+                              f"first layers has too few dimensions)") from None
     units = len({k.split(".")[2] for k in shapes if k.startswith(enc + "body.")})
     n_styles = sum(1 for k in shapes if k.startswith(enc + "styles.") and k.endswith("linear.weight"))
     head_convs = sum(1 for k in shapes if k.startswith(enc + "styles.0.convs.")
@@ -152,7 +177,7 @@ def read_authors_opts(path):
         raise CheckpointError(f"{path}: its encoders have {units} IR-SE units, not an IR-SE "
                               f"depth this code builds ({', '.join(map(str, ENCODER_DEPTHS))})")
     cm, cmax = _channel_options(path, channels)
-    out = {"label_nc": int(first[1]), "style_dim": int(style[0]),
+    out = {"label_nc": label_nc, "style_dim": style_dim,
            "n_mlp": sum(1 for k in shapes if k.startswith("decoder.style.") and k.endswith(".weight")),
            "output_size": max(channels), "channel_multiplier": cm, "channel_max": cmax,
            "encoder_layers": ENCODER_DEPTHS[units], "encoder_width": first[0] / 64.0,
@@ -173,11 +198,9 @@ def read_authors_opts(path):
 def load_authors_checkpoint(path, nets, n_latent, style_dim):
     """Load an authors' model.pt into ``nets`` ({group: module} of the four
     GROUPS); returns (latent_avg (n_latent, D) float32, opts dict)."""
-    with TorchArchive(path) as archive:
+    with TorchArchive(path, read_budget(nets.values(), 4 * n_latent * style_dim)) as archive:
         root = archive.root
-        state = _entries(archive, root, "state_dict", "an authors' model.pt (no state_dict)")
-        if not isinstance(state, dict):
-            raise CheckpointError(f"{path}: 'state_dict' is a {type(state).__name__}")
+        state = _entries(archive, root, "state_dict", "an authors' model.pt")
         ungrouped = [k for k in state if not any(k.startswith(g + ".") for g in GROUPS)]
         if ungrouped:
             raise CheckpointError(f"{path}: unexpected tensor {ungrouped[0]!r} (not in "
@@ -233,13 +256,14 @@ def load_stylegan2(path, generator, discriminator=None):
     """Load a rosinality StyleGAN2 file's ``g_ema`` into ``generator`` (and
     ``d`` into ``discriminator`` when given); returns its latent_avg (D,)
     or None when the file has none."""
-    with TorchArchive(path) as archive:
+    nets = [generator] + ([discriminator] if discriminator is not None else [])
+    with TorchArchive(path, read_budget(nets, 4 * generator.style_dim)) as archive:
         root = archive.root
-        g = _entries(archive, root, "g_ema", "a StyleGAN2 checkpoint (no g_ema)")
+        g = _entries(archive, root, "g_ema", "a StyleGAN2 checkpoint")
         pairs = [("g_ema.", g, generator)]
         if discriminator is not None:
             pairs.append(("d.", _entries(archive, root, "d", "a StyleGAN2 file with its "
-                                                            "discriminator (no d)"), discriminator))
+                                                            "discriminator"), discriminator))
         for prefix, found, net in pairs:
             _check_group(path, prefix, found, torch_names(net))
         for prefix, found, net in pairs:

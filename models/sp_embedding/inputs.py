@@ -1,8 +1,10 @@
 """What the sketch embedding takes in, prepared exactly as the authors' code
 prepares it (reference notes, section 2), with NumPy and PIL only.
 
-* Semantic sketch = label map: an 8-bit image whose pixel value is the
-  class of the stroke under it (0 = background). Resized to the encoders'
+* Semantic sketch = label map: an image whose pixel value is the class of
+  the stroke under it (0 = background), read by value (a 16-bit map keeps
+  its classes; NaN, fractions and classes above label_nc are refused
+  naming the file). Resized to the encoders'
   size with PIL's NEAREST (which samples source index floor((i + 0.5) *
   in / out): rows 1, 3, 5, ... for 512 -> 256), one-hot with label_nc + 1
   channels, channel 0 (background) dropped.
@@ -18,7 +20,8 @@ prepares it (reference notes, section 2), with NumPy and PIL only.
 import numpy as np
 from PIL import Image
 
-from data.sketch_io import DEFAULT_MAX_PIXELS, ImageError, load_sketch, open_image
+from data.sketch_io import (DEFAULT_MAX_PIXELS, ImageError, check_label_values, label_values,
+                            load_sketch, single_channel)
 
 INPUT_KINDS = ("auto", "labels", "lines")
 LABEL_BACKGROUND_FRACTION = 0.5     # a label map is mostly background (0)
@@ -30,15 +33,33 @@ def looks_like_labels(arr, label_nc):
     return arr.max(initial=0) <= label_nc and (arr == 0).mean() > LABEL_BACKGROUND_FRACTION
 
 
+def label_array(values, label_nc, name):
+    """uint8 label map of stored pixel values (``data.sketch_io.label_values``:
+    never rescaled); ImageError naming the file for NaN, fractions, negative
+    values or classes above label_nc (the authors' code crashes there)."""
+    arr = single_channel(np.asarray(values), name)
+    top = arr.max(initial=0)
+    if np.isfinite(top) and top > label_nc:
+        raise ImageError(f"{name}: label value {top:g} above the model's {label_nc} classes")
+    return check_label_values(arr, label_nc, name)
+
+
 def label_image(img, label_nc, name):
-    """uint8 label map of a PIL image holding class ids (converted to 'L'
-    first, as the authors do); ImageError naming the file for values above
-    label_nc (the authors' code crashes there)."""
-    arr = np.asarray(img.convert("L"))
-    top = int(arr.max(initial=0))
-    if top > label_nc:
-        raise ImageError(f"{name}: label value {top} above the model's {label_nc} classes")
-    return arr.astype(np.uint8)
+    """``label_array`` of a PIL image holding class ids."""
+    return label_array(np.asarray(img), label_nc, name)
+
+
+def _stored_values(path, max_pixels):
+    """The stored values of a file that may be a label map (one value per
+    pixel, no transparency), else None (a plain sketch, or a file that
+    ``load_sketch`` will report)."""
+    try:
+        with Image.open(path) as img:
+            if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
+                return None
+        return label_values(path, max_pixels)
+    except (ImageError, OSError, SyntaxError, ValueError, EOFError):
+        return None
 
 
 def resize_labels(labels, size):
@@ -65,15 +86,19 @@ def one_hot(labels, label_nc):
 
 def read_sketch(path, opt, labeler, max_pixels=DEFAULT_MAX_PIXELS):
     """(label map at the encoders' size, label map at 512 for display,
-    [notes]) of one sketch file. ``labeler(gray512)`` labels plain ones."""
-    img = open_image(path, max_pixels)
+    [notes]) of one sketch file. A label map is read by value;
+    ``labeler(gray512)`` labels plain sketches."""
     kind = getattr(opt, "sketch_kind", "auto")
-    notes = []
-    if kind != "lines":
-        arr = np.asarray(img.convert("L"))
-        if kind == "labels" or looks_like_labels(arr, opt.label_nc):
-            labels = label_image(img, opt.label_nc, path)
-            return resize_labels(labels, opt.encoder_size), labels, notes
+    values = None
+    if kind == "labels":
+        values = label_values(path, max_pixels)
+    elif kind == "auto":
+        values = _stored_values(path, max_pixels)
+        if values is not None and not looks_like_labels(values, opt.label_nc):
+            values = None
+    if values is not None:
+        labels = label_array(values, opt.label_nc, path)
+        return resize_labels(labels, opt.encoder_size), labels, []
     gray, notes = load_sketch(path, 512, max_pixels)
     labels = labeler(gray)
     if not labels.any():

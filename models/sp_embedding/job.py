@@ -25,12 +25,18 @@ class SPJob:
         self.model = None
         self.random = opt.random_appearance or not opt.appearance
         self.seed = opt.appearance_seed if opt.appearance_seed is not None else 0
-        self.photos = None
+        self.photos, self.photo_files = None, []
         if not self.random:
             try:
-                self.photos = pair_appearances(len(files), list_appearances(opt.appearance))
+                self.photo_files = list_appearances(opt.appearance, opt.max_pixels)
+                self.photos = pair_appearances(len(files), self.photo_files)
             except (ImageError, ValueError) as exc:
                 raise UsageError(f"--appearance: {exc}") from None
+
+    def reads(self):
+        """What the job reads besides the sketches (no output may replace
+        it): the appearance photos and the checkpoint (a file or a folder)."""
+        return list(self.photo_files) + [self.opt.params]
 
     def _suffixes(self):
         n = self.opt.n_outputs
