@@ -18,11 +18,58 @@ import os
 import sys
 import time
 
-from util.entry import require_dependencies
+from util.entry import ONNX_REQUIRED, REQUIRED, require_dependencies
 
-require_dependencies()
+BACKENDS = ("auto", "jittor", "onnx")
+
+
+def chosen_backend(argv):
+    """The backend a command line asks for, read before anything else is
+    imported (to check its dependencies): --backend jittor|onnx, or auto
+    (the default): onnx when --params is a folder of exported networks
+    (scripts/export_onnx.py), else jittor."""
+    import argparse
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--backend", default="auto")
+    p.add_argument("--params", default=None)
+    known, _ = p.parse_known_args(argv)
+    if known.backend != "auto":
+        return known.backend
+    from models.onnx_runtime.manifest import is_export      # standard library only
+    return "onnx" if is_export(known.params) else "jittor"
+
+
+require_dependencies(ONNX_REQUIRED if chosen_backend(sys.argv[1:]) == "onnx" else REQUIRED)
 
 from options.test_options import TestOptions  # noqa: E402
+
+
+class DemoOptions(TestOptions):
+    """TestOptions and --backend (demo.py only)."""
+
+    def initialize(self, parser):
+        parser = super().initialize(parser)
+        parser.add_argument_group("backend").add_argument(
+            "--backend", default="auto", choices=BACKENDS,
+            help="jittor: the checkpoint in Jittor; onnx: a folder of exported ONNX networks "
+                 "(python scripts/export_onnx.py) run by ONNX Runtime, without Jittor; auto: "
+                 "onnx when --params is such a folder")
+        return parser
+
+    def parse(self, args=None):
+        args = sys.argv[1:] if args is None else list(args)
+        opt = super().parse(args)
+        opt.backend = chosen_backend(args)
+        return opt
+
+
+def describe_backend(opt):
+    """How the networks will run, said before they are loaded."""
+    if opt.backend == "onnx":
+        from models.onnx_runtime.session import describe
+        return describe(opt.gpu)
+    from util import jittor_env
+    return jittor_env.describe_plan(opt.gpu)
 
 
 def fail(msg):
@@ -50,15 +97,19 @@ def output_stems(files):
 
 def check_output(output, inputs, planned):
     """The output folder must be a folder we can write, and no output file
-    may be an input file (a one-line error otherwise, before any work)."""
+    may be a file an option reads (``inputs``: sketches, appearance photos,
+    the checkpoint; a folder there covers the files in it): a one-line error
+    otherwise, before any work. ``planned`` may be a generator."""
     from util.cli import UsageError
     if os.path.exists(output) and not os.path.isdir(output):
         raise UsageError(f"--output {output}: exists and is not a folder")
-    inputs = {os.path.realpath(p) for p in inputs}
-    clash = [p for p in planned if os.path.realpath(p) in inputs]
-    if clash:
-        raise UsageError(f"--output {output}: would overwrite the input {clash[0]} "
-                         f"(choose another output folder)")
+    files = {os.path.realpath(p) for p in inputs if not os.path.isdir(p)}
+    folders = tuple(os.path.join(os.path.realpath(p), "") for p in inputs if os.path.isdir(p))
+    for path in planned:
+        real = os.path.realpath(path)
+        if real in files or (real.startswith(folders) and os.path.exists(real)):
+            raise UsageError(f"--output {output}: would overwrite the input {path} "
+                             f"(choose another output folder)")
     try:
         os.makedirs(output, exist_ok=True)
         import tempfile
@@ -86,7 +137,7 @@ def write(path, data):
 
 
 def main(argv=None):
-    opt = TestOptions().parse(argv)
+    opt = DemoOptions().parse(argv)
     from data.sketch_io import ImageError, list_images
     from models.methods import get_method
     from util import jittor_env
@@ -100,12 +151,16 @@ def main(argv=None):
     stems = output_stems(files)
     try:
         job = get_method(opt.method).job_class()(opt, files)
-        planned = [os.path.join(opt.output, rel) for p in files for rel in job.outputs(stems[p])]
-        check_output(opt.output, files, planned)
+        planned = (os.path.join(opt.output, rel) for p in files for rel in job.outputs(stems[p]))
+        check_output(opt.output, files + job.reads(), planned)
+    except UsageError as exc:
+        return fail(str(exc))
+    try:
+        plan = describe_backend(opt)
     except UsageError as exc:
         return fail(str(exc))
     print(f"demo: {len(files)} sketch{'es' if len(files) != 1 else ''} -> {opt.output} with "
-          f"{opt.method} from {opt.params} ({jittor_env.describe_plan(opt.gpu)})",
+          f"{opt.method} from {opt.params} ({plan})",
           file=sys.stderr, flush=True)
     try:
         notes = job.load()
@@ -114,8 +169,8 @@ def main(argv=None):
     from tqdm import tqdm
     if opt.verbose:
         from options.base_options import arch_summary
-        print(f"{jittor_env.describe()}; options from {opt.preset_source}: "
-              f"{arch_summary(opt)}", file=sys.stderr)
+        print(f"{plan if opt.backend == 'onnx' else jittor_env.describe()}; options from "
+              f"{opt.preset_source}: {arch_summary(opt)}", file=sys.stderr)
 
     for note in notes:
         print(f"note: {note}", file=sys.stderr)

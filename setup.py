@@ -30,6 +30,10 @@ setup(
         # `python scripts/get_vgg16.py` downloads (never installs: its own
         # requirements clash with Jittor's numpy<2 and are not needed)
         "vgg": ["onnx"],
+        # scripts/export_onnx.py (onnx) and running the exported networks,
+        # demo.py --backend onnx (onnxruntime; alone, without Jittor, it needs
+        # only numpy, pillow, opencv-python, tqdm and onnxruntime)
+        "onnx": ["onnx", "onnxruntime"],
         "test": ["pytest", "onnx", "onnxruntime"],
     },
 )

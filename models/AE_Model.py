@@ -4,7 +4,7 @@ import numpy as np
 
 from models import checkpoint as ckpt
 from models.base_model import BaseModel, jt, materialize
-from models.manifold import LatentBank
+from models.manifold import load_bank
 from models.networks import define_encoder, define_sketch_decoder
 from util.arrays import crop_part
 from util.components import PART_NAMES, PARTS
@@ -50,9 +50,5 @@ class AEModel(BaseModel):
         """The LatentBank for ``gender`` (cached); prints a note on fallback."""
         key = (root, gender)
         if key not in self._banks:
-            files, note = ckpt.find_bank_files(root, self.part, gender)
-            if note:
-                print(f"note: {note}")
-            arrays = [ckpt.read_bank(f, self.opt.latent_dim) for f in files]
-            self._banks[key] = LatentBank(np.concatenate(arrays) if len(arrays) > 1 else arrays[0])
+            self._banks[key] = load_bank(root, self.part, gender, self.opt.latent_dim)
         return self._banks[key]

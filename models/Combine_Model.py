@@ -4,9 +4,9 @@ import numpy as np
 
 from models import checkpoint as ckpt
 from models.base_model import BaseModel, jt, materialize
+from models.dfd_pipeline import paste_rows
 from models.networks import define_A, define_D, define_fm, define_G
-from util.components import (PART_NAMES, PASTE_ORDER, nose_paste_rows, pipeline_parts,
-                             scaled_boxes)
+from util.components import PART_NAMES, PASTE_ORDER, pipeline_parts, scaled_boxes
 
 
 class CombineModel(BaseModel):
@@ -51,7 +51,7 @@ class CombineModel(BaseModel):
 
     # -------------------------------------------------------------- forward
     def _paste_rows(self, part):
-        return nose_paste_rows(self.opt.image_size) if part == "nose" else self.boxes[part][2]
+        return paste_rows(part, self.opt.image_size)
 
     def _paste_mask(self, part):
         n = self.opt.image_size

@@ -19,6 +19,9 @@ _REGISTRY = {
     "combine": ("models.Combine_Model", "CombineModel"),
     "sketch2face": ("models.Sketch2Face_Model", "Sketch2FaceModel"),
     "sp_embedding": ("models.SPEmbedding_Model", "SPEmbeddingModel"),
+    # the same models on exported ONNX networks (ONNX Runtime, no Jittor)
+    "sketch2face_onnx": ("models.onnx_runtime.dfd", "OnnxSketch2Face"),
+    "sp_embedding_onnx": ("models.onnx_runtime.sp", "OnnxSPEmbedding"),
 }
 
 

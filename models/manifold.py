@@ -58,6 +58,19 @@ class LatentBank:
         return idx, np.take_along_axis(d2, idx, axis=1)
 
 
+def load_bank(root, part, gender, dim):
+    """The LatentBank of ``part`` for ``gender`` ('male', 'female', 'all')
+    from the bank files of a checkpoint folder (the authors' layout, .bin or
+    .npy; both gender banks together for 'all'); prints a note when it falls
+    back to another bank."""
+    from models import checkpoint as ckpt
+    files, note = ckpt.find_bank_files(root, part, gender)
+    if note:
+        print(f"note: {note}")
+    arrays = [ckpt.read_bank(f, dim) for f in files]
+    return LatentBank(np.concatenate(arrays) if len(arrays) > 1 else arrays[0])
+
+
 def projection_weights(z, neighbours, penalty=PENALTY):
     """Sum-to-one weights (B, K) of ``neighbours`` (B, K, D) for latents z (B, D)."""
     z = np.asarray(z, dtype=np.float64)

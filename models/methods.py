@@ -11,6 +11,8 @@ use, so reading this registry starts nothing heavy):
   ``finish``, ``ARCH_KEYS``); see ``options/base_options.py``;
 * ``presets``: its folder of presets under ``configs/`` ('' = ``configs/``);
 * ``model``: the name of its inference model in ``models.create_model``;
+* ``onnx_model``: the same on its exported ONNX networks (``demo.py
+  --backend onnx``; ``scripts/export_onnx.py`` writes them);
 * ``job``: its batch conversion for demo.py (``"module:Class"``);
 * ``stages``: its training stages, ``name -> "module:Class"``;
 * ``bundled``: the folder under ``params/`` of its bundled model (what
@@ -38,10 +40,11 @@ def _attribute(path):
 
 
 class Method:
-    def __init__(self, name, title, options, presets, model, job, stages, bundled):
+    def __init__(self, name, title, options, presets, model, job, stages, bundled, onnx_model):
         self.name, self.title, self.bundled = name, title, bundled
         self.options, self.presets = options, presets
         self.model, self.job, self.stages = model, job, dict(stages)
+        self.onnx_model = onnx_model
 
     def option_module(self):
         return importlib.import_module(self.options)
@@ -62,7 +65,7 @@ METHODS = {
         stages={"ae": "training.trainers:AETrainer",
                 "banks": "training.trainers:BanksStage",
                 "combine": "training.trainers:CombineTrainer"},
-        bundled="default"),
+        bundled="default", onnx_model="sketch2face_onnx"),
     "sp_embedding": Method(
         "sp_embedding", "the semantics-preserving sketch embedding (Yang et al., TMM 2023)",
         options="options.sp_options", presets="sp_embedding", model="sp_embedding",
@@ -71,7 +74,7 @@ METHODS = {
                 "parser": "training.sp_trainers:ParserTrainer",
                 "labeler": "training.sp_trainers:LabelerTrainer",
                 "encoder": "training.sp_encoder:EncoderTrainer"},
-        bundled="sp_embedding"),
+        bundled="sp_embedding", onnx_model="sp_embedding_onnx"),
 }
 
 
@@ -104,18 +107,32 @@ def method_for(explicit, checkpoint):
     return explicit or method_of_checkpoint(checkpoint) or DEFAULT_METHOD
 
 
+BACKENDS = ("jittor", "onnx")
+
+
 def prepare_inference(opt, build_model=True):
     """The start of every inference entry point: check the checkpoint,
     set Jittor up (the one place), seed it, then (by default) create the
     method's inference model and load it (``load_for_inference``: weights
     and what else it needs, errors early).
 
+    With ``opt.backend == 'onnx'`` (demo.py) the model runs a folder of
+    exported networks under ONNX Runtime instead, and Jittor is never
+    imported.
+
     Returns the model (or None); raises ``util.cli.UsageError`` with a
     one-line reason."""
     from models.checkpoint import WHERE_FROM, CheckpointError
+    from models.onnx_runtime.manifest import is_export
     from util.cli import UsageError
     if not os.path.exists(opt.params):
         raise UsageError(f"checkpoint folder {opt.params} not found. {WHERE_FROM}")
+    backend = getattr(opt, "backend", "jittor")
+    if backend == "onnx":
+        return _prepare_onnx(opt, build_model)
+    if is_export(opt.params):
+        raise UsageError(f"{opt.params}: a folder of exported ONNX networks; run it with "
+                         f"--backend onnx")
     from util import jittor_env
     try:
         jittor_env.setup(opt.gpu)
@@ -129,5 +146,21 @@ def prepare_inference(opt, build_model=True):
     from models import create_model
     try:
         return create_model(get_method(opt.method).model, opt).load_for_inference(opt)
+    except CheckpointError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _prepare_onnx(opt, build_model):
+    """prepare_inference for exported networks (no Jittor)."""
+    import numpy as np
+
+    from models.checkpoint import CheckpointError
+    from util.cli import UsageError
+    np.random.seed(opt.seed)
+    if not build_model:
+        return None
+    from models import create_model
+    try:
+        return create_model(get_method(opt.method).onnx_model, opt).load_for_inference(opt)
     except CheckpointError as exc:
         raise UsageError(str(exc)) from None

@@ -25,7 +25,12 @@ Prints Markdown tables on stdout (progress goes to stderr):
   and float16 where Jittor runs it, with the output difference to float32;
 * the sketch embedding (``--sp_configs``, the authors' size by default): its
   three encoders, mapping network, StyleGAN2 generator and the whole pass,
-  with their FLOPs, the ratio to the floor and the peak memory.
+  with their FLOPs, the ratio to the floor and the peak memory;
+* ONNX Runtime beside Jittor (``--onnx``; on the CPU, when onnx and
+  onnxruntime are installed): both methods' networks exported by
+  ``scripts/export_onnx.py``'s exporter from the same seeded weights, the
+  same rows timed through the Jittor-free runtime (``demo.py --backend
+  onnx``), their output difference to Jittor's and the ratio of the times.
 
 Weights are random (no checkpoint needed) and the same in Jittor and PyTorch:
 every parameter is drawn from NumPy with a seed made from its name, so the
@@ -45,6 +50,7 @@ import sys
 import tempfile
 import time
 
+from evaluation.benchmark.onnx_workers import onnx_available
 from evaluation.benchmark.report import report
 from evaluation.benchmark.timing import loadavg, machine_info
 from evaluation.benchmark.workers import log, run_worker, torch_available, worker_main
@@ -76,6 +82,9 @@ def build_parser():
                    help="time the PyTorch peer when torch can be imported")
     p.add_argument("--torch_python", default=os.environ.get("DFD_TORCH_PYTHON", sys.executable),
                    help="the Python that runs the PyTorch peer")
+    p.add_argument("--onnx", default="auto", choices=("auto", "off"),
+                   help="also time the exported ONNX networks under ONNX Runtime (CPU) when "
+                        "onnx and onnxruntime can be imported")
     p.add_argument("--gpu", default="auto", choices=("auto", "on", "off"),
                    help="also measure on a CUDA GPU (auto: when one is usable)")
     p.add_argument("--train", default="on", choices=("on", "off"),
@@ -129,15 +138,22 @@ def run_all(args):
     for dev in devices:
         log(f"[{dev}] matrix-product rate")
         run.R["peak"][dev] = [run.worker("peak", {"device": dev}, DEVICE_ENV[dev])]
+    onnx = args.onnx == "auto" and onnx_available()
+    if args.onnx == "auto" and not onnx:
+        log("ONNX Runtime: onnx or onnxruntime not importable, skipped")
     for dev in devices:
         for cfg in args.config_list:
             peer = bool(torch_version) and (dev == "cpu" or torch_cuda)
             measure_config(run, dev, cfg, peer)
+            if onnx and dev == "cpu":
+                measure_onnx(run, "deepfacedrawing", cfg, args.batch_list)
         for cfg in [c.strip() for c in args.sp_configs.split(",") if c.strip()]:
             log(f"[{dev}/{cfg}] sketch embedding")
             job = {"device": dev, "config": cfg, "batch": 1, "repeats": args.repeats,
                    "warmup": args.warmup, "budget": args.budget}
             run.measure("sp", f"{dev}/{cfg}/1", "sp", job, DEVICE_ENV[dev])
+            if onnx and dev == "cpu":
+                measure_onnx(run, "sp_embedding", cfg, [1])
     for dev in devices:
         run.R["peak"][dev].append(run.worker("peak", {"device": dev}, DEVICE_ENV[dev]))
     run.finish()
@@ -183,6 +199,26 @@ def measure_config(run, dev, cfg, peer):
         run.measure("train", f"{dev}/{cfg}/1", "train", job, DEVICE_ENV[dev])
 
 
+def measure_onnx(run, method, cfg, batches):
+    """One configuration exported to ONNX (a Jittor process: the same seeded
+    weights as the Jittor measurement) and timed under ONNX Runtime (a
+    process without Jittor), batch by batch, on the CPU."""
+    args = run.args
+    folder = os.path.join(run.tmp, f"onnx_{method}_{cfg}")
+    ref = folder + "_ref.npz"
+    log(f"[cpu/{cfg}] {method}: export to ONNX")
+    job = {"method": method, "config": cfg, "dir": folder, "ref": ref, "bank": args.bank}
+    res = run.measure("onnx_export", f"{method}/{cfg}", "onnx_export", job, DEVICE_ENV["cpu"])
+    if "error" in res:
+        return
+    for b in batches:
+        log(f"[cpu/{cfg}/{b}] {method}: ONNX Runtime")
+        job = {"method": method, "config": cfg, "dir": folder, "ref": ref, "batch": b,
+               "repeats": args.repeats, "warmup": args.warmup, "budget": args.budget}
+        run.measure("onnx", f"{method}/{cfg}/{b}", "onnx", job, DEVICE_ENV["cpu"])
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def infer_job(args, dev, cfg, batch, ref):
     """The inference measurement of one configuration and batch size; it
     writes the peer's reference outputs to ``ref`` (when not '')."""
@@ -202,7 +238,7 @@ class Run:
         self.args = args
         self.R = {"machine": machine_info(), "start": utc_now(), "load_start": loadavg(),
                   "devices": devices, "torch": torch_version, "peak": {}, "infer": {},
-                  "torch_runs": {}, "train": {}, "sp": {},
+                  "torch_runs": {}, "train": {}, "sp": {}, "onnx_export": {}, "onnx": {},
                   "args": {k: v for k, v in vars(args).items() if not k.startswith("_")}}
         self.tmp = tempfile.mkdtemp(prefix="dfd_bench_")     # the peer's reference outputs
         self._twin = {}
@@ -250,7 +286,7 @@ def main(argv=None):
         return 0
     R = run_all(args)
     sys.stdout.write(report(R))
-    failed = [k for group in ("infer", "train", "torch_runs", "sp")
+    failed = [k for group in ("infer", "train", "torch_runs", "sp", "onnx_export", "onnx")
               for k, v in R.get(group, {}).items() if "error" in v]
     if failed:
         log(f"failed measurements: {', '.join(failed)}")

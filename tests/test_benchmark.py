@@ -230,3 +230,30 @@ def test_sketch_embedding_flops_match_the_reference_counts():
     assert round(f["M"], 3) == 0.004
     assert round(f["E_c_authors"] + f["E_s"] + f["E_a"] + f["M"] + f["G"], 2) == 588.52
     assert f["E_c"] < 0.5 * f["E_c_authors"]         # we compute head 0 only
+
+
+ONNX_TABLE = ("method", "config", "batch", "network", "Jittor ms", "ONNX Runtime ms",
+              "ONNX Runtime / Jittor", "max diff to Jittor")
+
+
+def test_quick_run_times_onnx_runtime_beside_jittor(quick_run):
+    """Both methods exported and timed under ONNX Runtime on the same weights,
+    each row beside Jittor's, with the output difference."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    out, _ = quick_run
+    rows = markdown_tables(out)[ONNX_TABLE]
+    assert [(r[0], r[3]) for r in rows] == [
+        ("deepfacedrawing", n) for n in ("encoders (5)", "FM decoders (5)", "generator G",
+                                         "all networks", "sketch-to-face pass")] + [
+        ("sp_embedding", n) for n in ("W encoder E_c", "sketch encoder E_s",
+                                      "appearance encoder E_a", "mapping network",
+                                      "generator G", "sketch + photo -> face")]
+    for r in rows:
+        assert r[1] == "tiny" and r[2] == "1" and all(positive(c) for c in r[4:7]), r
+        if r[3] == "sketch-to-face pass":
+            assert r[7] in ("0 grey levels", "1 grey level"), r
+        else:
+            assert float(r[7]) < 1e-3, r
+    assert re.search(r"deepfacedrawing, tiny, batch 1: the pass takes [0-9.]+x Jittor's time",
+                     out)

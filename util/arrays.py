@@ -45,3 +45,14 @@ def crop_part(sketches, part, image_size, whole=False):
         return out
     x, y, s = boxes[part]
     return np.ascontiguousarray(sketches[:, :, y:y + s, x:x + s], dtype=np.float32)
+
+
+def random_look(seed, key, dim, batch):
+    """The random look of draw (seed, key): a standard normal vector of
+    ``dim`` from NumPy's generator seeded with [seed, key], the same for all
+    ``batch`` rows (B, dim) float32. Both methods draw their random
+    appearances so (DeepFaceDrawing's appearance code, the sketch
+    embedding's z), in every backend: ``--appearance_seed N`` gives the
+    same face with Jittor and with ONNX Runtime."""
+    z = np.random.default_rng([seed, key]).standard_normal(dim)
+    return np.repeat(z[None].astype(np.float32), batch, axis=0)

@@ -11,6 +11,9 @@ import sys
 # import name -> what pip installs
 REQUIRED = {"numpy": "numpy", "PIL": "pillow", "cv2": "opencv-python", "scipy": "scipy",
             "tqdm": "tqdm", "jittor": "jittor"}
+# what running exported ONNX networks needs (demo.py --backend onnx): no Jittor, no SciPy
+ONNX_REQUIRED = {"numpy": "numpy", "PIL": "pillow", "cv2": "opencv-python", "tqdm": "tqdm",
+                 "onnxruntime": "onnxruntime"}
 
 
 def missing_dependencies(required=REQUIRED):

@@ -1,6 +1,7 @@
 """Writing files so that a crash never leaves half of one (no Jittor, no
 project imports: everything may use it)."""
 
+import contextlib
 import os
 import tempfile
 import time
@@ -15,6 +16,16 @@ def atomic_write(path, data):
     flushed to disk, then renamed over ``path``. A process killed before the
     rename leaves that temporary file behind; ``remove_stale_temporaries``
     clears such leftovers."""
+    with atomic_file(path) as f:
+        f.write(data)
+
+
+@contextlib.contextmanager
+def atomic_file(path):
+    """``atomic_write`` for a file written piece by piece (too large to hold
+    in memory at once): yields a binary file object; when the block ends
+    without an error the file is flushed to disk and renamed over ``path``,
+    otherwise it is removed and ``path`` stays as it was."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=os.path.basename(path), dir=folder)
@@ -23,7 +34,7 @@ def atomic_write(path, data):
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

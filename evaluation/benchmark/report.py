@@ -247,6 +247,12 @@ def memory_lines(R):
             dev, cfg, b = key.split("/")
             rows.append([dev, cfg, "PyTorch peer (networks only)", b, res["rss_model_mb"],
                          res["rss_peak_mb"], "-", ""])
+    for key, res in R.get("onnx", {}).items():
+        if "error" not in res:
+            method, cfg, b = key.split("/")
+            rows.append(["cpu", cfg, f"ONNX Runtime, {method}", b, res["rss_import_mb"],
+                         res["rss_pass_mb"], "yes" if res["rss_pass_mb"] <= MEMORY_LIMIT_MB
+                         else "no", f"load {res['load_s']:.1f} s"])
     return section("Peak resident memory (fresh process per row)",
                    ["device", "config", "what", "batch", "MB after building", "peak MB",
                     "fits 4 GB", "notes"], rows,
@@ -258,8 +264,9 @@ def memory_lines(R):
 
 def process_lines(R):
     rows = []
-    for group, label in (("infer", "Jittor"), ("torch_runs", "PyTorch"), ("train", "Jittor train")):
-        for key, res in R[group].items():
+    for group, label in (("infer", "Jittor"), ("torch_runs", "PyTorch"), ("train", "Jittor train"),
+                         ("onnx_export", "ONNX export"), ("onnx", "ONNX Runtime")):
+        for key, res in R.get(group, {}).items():
             rows.append([key, label, res.get("wall_s"), res.get("load_before", "-"),
                          res.get("load_after", "-")])
     return section("Measurement processes (load average before and after each)",
@@ -325,12 +332,79 @@ def sp_lines(R):
                     "x floor"], rows, *notes)
 
 
+# (method, key in the results, label): the rows of the ONNX Runtime table, in order.
+ONNX_ROWS = {"deepfacedrawing": NET_ROWS[:5],
+             "sp_embedding": (("E_c", "W encoder E_c"), ("E_s", "sketch encoder E_s"),
+                              ("E_a", "appearance encoder E_a"), ("M", "mapping network"),
+                              ("G", "generator G"), ("pass", "sketch + photo -> face"))}
+
+
+def _jittor_times(R, method, cfg, b):
+    group = "infer" if method == "deepfacedrawing" else "sp"
+    return (R.get(group, {}).get(f"cpu/{cfg}/{b}") or {}).get("times") or {}
+
+
+def onnx_rows(R):
+    """Rows of the ONNX Runtime table and, per (method, config, batch), the
+    ratio of the pass times (ONNX Runtime over Jittor)."""
+    rows, ratios = [], {}
+    for key, res in R.get("onnx", {}).items():
+        method, cfg, b = key.split("/")
+        if "error" in res:
+            rows.append([method, cfg, b, "(failed)", None, None, None, res["error"][:120]])
+            continue
+        jit = _jittor_times(R, method, cfg, b)
+        for name, label in ONNX_ROWS[method]:
+            t = res["times"].get(name)
+            if t is None:
+                continue
+            ms = t["median"] * 1e3
+            j_ms = jit[name]["median"] * 1e3 if name in jit else None
+            diff = res.get("diffs", {}).get(name)
+            if method == "deepfacedrawing" and name == "pass":
+                diff = res.get("diffs", {}).get("pass_grey")
+                diff = None if diff is None else f"{diff} grey level{'s' if diff != 1 else ''}"
+            elif diff is not None:
+                diff = f"{diff:.1e}"
+            rows.append([method, cfg, b, label, j_ms, ms, ms / j_ms if j_ms else None, diff])
+            if name == "pass" and j_ms:
+                ratios[(method, cfg, int(b))] = (ms / j_ms, ms, j_ms)
+    return rows, ratios
+
+
+def onnx_lines(R):
+    """ONNX Runtime beside Jittor (empty when not measured)."""
+    if not R.get("onnx") and not R.get("onnx_export"):
+        return []
+    rows, ratios = onnx_rows(R)
+    version = next((r.get("onnxruntime") for r in R.get("onnx", {}).values()
+                    if r.get("onnxruntime")), "?")
+    exports = ", ".join(f"{k} {v['export_s']:.1f} s ({v['mb']:.1f} MB)"
+                        if "error" not in v else f"{k} failed: {v['error'][:100]}"
+                        for k, v in R.get("onnx_export", {}).items())
+    summary = [f"* {m}, {cfg}, batch {b}: the pass takes {r:.2f}x Jittor's time "
+               f"({ms:.0f} vs {j:.0f} ms): ONNX Runtime is "
+               + (f"{1 / r:.2f}x faster" if r < 1 else f"{r:.2f}x slower")
+               for (m, cfg, b), (r, ms, j) in sorted(ratios.items())]
+    return section(f"ONNX Runtime {version} beside Jittor (CPU, same machine, same weights)",
+                   ["method", "config", "batch", "network", "Jittor ms", "ONNX Runtime ms",
+                    "ONNX Runtime / Jittor", "max diff to Jittor"], rows,
+                   "The networks exported by scripts/export_onnx.py's exporter from the seeded "
+                   "weights of the Jittor rows, run by the Jittor-free runtime (demo.py "
+                   "--backend onnx) in a process of its own with ONNX Runtime's default "
+                   "threads; the pass includes the same NumPy steps (crops, manifold "
+                   "projection, paste, uint8). Differences: largest absolute difference "
+                   "relative to the largest Jittor output on the reference input (batch 1); "
+                   "DeepFaceDrawing's pass: the largest difference of the uint8 faces. "
+                   f"Exports: {exports or '-'}.", *(["\n".join(summary)] if summary else []))
+
+
 def report(R):
     """The whole Markdown report of the results ``R``."""
     lines = header_lines(R) + rate_lines(R) + flops_lines(R)
     for dev in R["devices"]:
         lines += latency_lines(R, dev)
-    for part in (sp_lines, stage_lines, peer_lines, memory_lines, process_lines,
+    for part in (sp_lines, onnx_lines, stage_lines, peer_lines, memory_lines, process_lines,
                  targets_section):
         lines += part(R)
     return "\n".join(lines) + "\n"

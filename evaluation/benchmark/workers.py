@@ -28,6 +28,8 @@ WORKERS = {
     "train": "evaluation.benchmark.jittor_workers:worker_train",
     "torch": "evaluation.benchmark.torch_worker:worker_torch",
     "sp": "evaluation.benchmark.sp:worker_sp",
+    "onnx_export": "evaluation.benchmark.onnx_workers:worker_export",
+    "onnx": "evaluation.benchmark.onnx_workers:worker_onnx",
 }
 
 

@@ -57,9 +57,10 @@ def compute_prior(n=400, seed=77, size=128, label_nc=22):
 
 
 def load_prior(path=PRIOR_PATH):
-    from data.sketch_io import ImageError, open_image
+    """The label prior (a label map: read by value, never rescaled)."""
+    from data.sketch_io import ImageError, read_label_map
     try:
-        arr = np.asarray(open_image(path).convert("L"))
+        arr = read_label_map(path, 255)
     except ImageError:
         arr = None
     if arr is None or arr.shape != (CANONICAL_SIZE, CANONICAL_SIZE):
@@ -80,20 +81,28 @@ class RegionLabeler:
 
 
 class NetworkLabeler:
+    """Labels from the stroke-labelling UNet: the sketch at ``LABELER_SIZE``
+    (bilinear, [-1, 1]), the most likely class other than background per
+    pixel, back at the sketch's size (nearest), kept on stroke pixels only.
+    ``logits`` runs the network (here in Jittor; the ONNX runtime's
+    labeller runs its exported graph instead)."""
+
     description = "by the stroke-labelling network saved with the model"
 
     def __init__(self, net):
         self.net = net
 
+    def logits(self, x):
+        """Class logits (C, s, s) of one sketch x (1, 1, s, s) float32."""
+        from models.base_model import jt
+        with jt.no_grad():
+            return self.net(jt.array(x)).numpy()[0]
+
     def __call__(self, gray):
         from PIL import Image
-
-        from models.base_model import jt
         small = np.asarray(Image.fromarray(np.asarray(gray, np.uint8)).resize(
             (LABELER_SIZE, LABELER_SIZE), Image.BILINEAR), np.float32)
-        x = jt.array(((small - 127.5) / 127.5)[None, None])
-        with jt.no_grad():
-            logits = self.net(x).numpy()[0]
+        logits = np.array(self.logits(((small - 127.5) / 127.5)[None, None]), copy=True)
         logits[0] = -np.inf                       # strokes are never background
         labels = logits.argmax(axis=0).astype(np.uint8)
         big = np.asarray(Image.fromarray(labels).resize(np.asarray(gray).shape[::-1],

@@ -100,12 +100,9 @@ class SketchEmbedding:
         ``z`` (B x D), or blended with it by ``alpha``."""
         if not rows:
             return codes
+        from models.sp_embedding.pipeline import mix_weights
         inject = self.random_w(z)
-        keep = np.ones((1, self.n_latent, 1), np.float32)
-        keep[0, list(rows)] = 0.0
-        if alpha is not None:
-            keep[0, list(rows)] = 1.0 - float(alpha)
-        keep = jt.array(keep)
+        keep = jt.array(mix_weights(self.n_latent, rows, alpha))
         return codes * keep + inject * (1.0 - keep)
 
     def synthesize(self, codes):
