@@ -6,7 +6,7 @@
         --appearance photos/ --output faces/
 
 What a method writes per sketch and how it reads one is its job
-(``models/dfd_job.py``, ``models/sp_embedding/job.py``); this file is the
+(``models/deepfacedrawing/job.py``, ``models/sp_embedding/job.py``); this file is the
 driver: list the inputs, check the output folder, load the model, convert
 batch by batch, skip and report bad files.
 

@@ -76,8 +76,9 @@ def main(argv=None):
 
 def serve(opt):
     """Load the models, open the port, serve until stopped."""
-    from app.server import AppServer, load_app
-    from models.checkpoint import CheckpointError
+    from app.server import AppServer
+    from app.sketch_app import load_app
+    from models.files import CheckpointError
     try:
         app = load_app(opt)
     except CheckpointError as exc:

@@ -14,8 +14,9 @@ setup(
                 "evaluation and a drawing app",
     python_requires=">=3.8",
     packages=find_packages(include=["configs", "options", "models", "models.*", "data", "data.*",
-                                    "util", "app", "training", "evaluation"]),
-    package_data={"configs": ["*.json", "*/*.json"], "app": ["static/*"]},
+                                    "util", "app", "training", "training.*", "evaluation",
+                                    "evaluation.*"]),
+    package_data={"configs": ["*/*.json", "*/*/*.json"], "app": ["static/*"]},
     py_modules=["demo", "draw", "train"],
     install_requires=[
         "jittor==1.3.11.0",

@@ -34,10 +34,9 @@ def main(argv=None):
           f"checkpoints in {opt.expr_dir}", flush=True)
 
     from data.datasets import DatasetError
-    from models.checkpoint import CheckpointError
+    from models.files import CheckpointError
     from training import create_stage
-    from training.base_trainer import TrainingStopped
-    from training.trainers import StageError
+    from training.base_trainer import StageError, TrainingStopped
     try:
         return create_stage(opt).run()
     except (DatasetError, CheckpointError, FileNotFoundError, StageError, TrainingStopped) as exc:

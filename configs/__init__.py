@@ -1,12 +1,17 @@
 """Experiment presets: JSON files of option defaults, chosen with --preset NAME.
 
-* Size presets of DeepFaceDrawing: ``official`` (the authors' 512 model),
-  ``small`` (256), ``tiny`` (128, the CPU configuration). Another method
-  keeps its presets in a folder of its own (``models/methods.py`` says
-  which); the functions below take that folder.
-* Ablation presets in ``configs/ablations/``: what a method changes (pipeline,
-  loss weights, K, refinement weight), without a size. Presets compose left to
-  right with ``+``: ``--preset small+ablations/no_perceptual``.
+Each method keeps its presets in a folder of its own, named as the method
+(``models/methods.py`` says which); the functions below take that folder,
+DeepFaceDrawing's by default.
+
+* Size presets: DeepFaceDrawing's (``configs/deepfacedrawing/``)
+  ``official`` (the authors' 512 model), ``small`` (256), ``tiny`` (128, the
+  CPU configuration); the sketch embedding's (``configs/sp_embedding/``)
+  ``official`` (1024), ``small``, ``tiny``.
+* DeepFaceDrawing's ablation presets in ``configs/deepfacedrawing/ablations/``:
+  what a method changes (pipeline, loss weights, K, refinement weight),
+  without a size. Presets compose left to right with ``+``: ``--preset
+  small+ablations/no_perceptual``.
 
 Keys starting with ``_`` are notes for people and for ``run_ablations.py``
 (``_model``: evaluate another method's trained model with these inference
@@ -17,15 +22,16 @@ import json
 import os
 
 CONFIG_DIR = os.path.dirname(os.path.abspath(__file__))
-ABLATION_DIR = os.path.join(CONFIG_DIR, "ablations")
+DFD_DIR = os.path.join(CONFIG_DIR, "deepfacedrawing")
+ABLATION_DIR = os.path.join(DFD_DIR, "ablations")
 
 
-def preset_dir(sub=""):
+def preset_dir(sub):
     """The presets folder of a method (``sub`` relative to configs/)."""
-    return os.path.join(CONFIG_DIR, sub) if sub else CONFIG_DIR
+    return os.path.join(CONFIG_DIR, sub)
 
 
-def available(folder=CONFIG_DIR):
+def available(folder=DFD_DIR):
     sizes = sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".json"))
     ablations = os.path.join(folder, "ablations")
     if not os.path.isdir(ablations):
@@ -45,7 +51,7 @@ def ablation_names(folder=ABLATION_DIR):
     return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
 
 
-def _read(name_or_path, folder=CONFIG_DIR):
+def _read(name_or_path, folder=DFD_DIR):
     path = name_or_path
     if not os.path.isfile(path):
         path = os.path.join(folder, f"{name_or_path}.json")
@@ -63,7 +69,7 @@ def _read(name_or_path, folder=CONFIG_DIR):
     return values
 
 
-def load_preset(name_or_path, folder=CONFIG_DIR):
+def load_preset(name_or_path, folder=DFD_DIR):
     """The option defaults of a preset name (``tiny``), a JSON file path, or
     several joined by ``+`` (later ones win)."""
     out = {}
@@ -73,7 +79,7 @@ def load_preset(name_or_path, folder=CONFIG_DIR):
     return out
 
 
-def preset_notes(name_or_path, folder=CONFIG_DIR):
+def preset_notes(name_or_path, folder=DFD_DIR):
     """The ``_``-keys of a preset (``_doc``, ``_model``, ``_ae_from``), merged
     like ``load_preset``."""
     out = {}

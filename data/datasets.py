@@ -122,7 +122,9 @@ class FaceDataset:
 
     def __init__(self, opt, phase="train"):
         self.opt = opt
-        self.size = opt.image_size
+        # the photo size: DeepFaceDrawing's image_size, else the evaluation's or the generator's
+        self.size = int(getattr(opt, "image_size", 0) or getattr(opt, "eval_size", 0)
+                        or opt.output_size)
         self.phase = phase
         self.items = []
         self.bad = set()

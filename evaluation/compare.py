@@ -11,7 +11,7 @@ import os
 from PIL import Image, ImageDraw
 
 from evaluation.ablation_report import fmt_value
-from evaluation.evaluation import gaps
+from evaluation.scores import gaps
 
 METRICS = (("fid", "FID*"), ("kid", "KID*"), ("ssim", "SSIM"), ("chamfer", "chamfer px"),
            ("edge_f1", "edge F1"), ("target_edge_f1", "edge F1 of the target photo (ceiling)"),

@@ -7,9 +7,11 @@ metrics.md (``scripts/evaluate.py`` is its command line).
         --preset tiny+ablations/no_projection --rough --hand my_sketches/
 
 Inference options (--k, --refine, --gender, --preset, --no_sketch_norm) work as in
-demo.py.
-See evaluation/evaluation.py for what each metric is; the same options and
-seed give the same numbers.
+demo.py: the model is the method's inference contract (``models/inference.py``).
+``main`` runs the steps below in order: ``load_method``, ``make_sets``,
+``load_scorers``, ``start_results``, ``evaluate_sets``, ``appearance_metrics``,
+``finish_results``, ``write_results``. What each metric is:
+``evaluation/scores.py``; the same options and seed give the same numbers.
 """
 
 import json
@@ -17,7 +19,12 @@ import os
 import sys
 import time
 
+from evaluation.report import fmt, markdown
 from options.eval_options import EvalOptions
+
+
+class EvaluationError(Exception):
+    """A one-line reason the evaluation cannot run (exit 2)."""
 
 
 def fail(msg, code=2):
@@ -25,83 +32,25 @@ def fail(msg, code=2):
     return code
 
 
-def fmt(v):
-    if isinstance(v, float):
-        return "inf" if v == float("inf") else f"{v:.4g}"
-    return str(v)
-
-
-def markdown(results):
-    """Overall table (rows: sets) and per-part table."""
-    sets = results["sets"]
-    cols = ["n", "l1", "psnr", "ssim", "vgg", "fid", "kid", "likeness_top1", "likeness_top5",
-            "chamfer", "edge_f1", "line_chamfer", "line_f1", "target_edge_f1", "to_clean",
-            "diversity", "semantic_miou", "hair_iou"]
-    cols = [c for c in cols if any(c in s for s in sets.values())]
-    opts = results["options"]
-    knobs = ", ".join(f"{k}={opts[k]}" for k in ("k", "refine", "gender") if k in opts)
-    lines = [f"# {results['label']}", "",
-             f"{results['method']} checkpoint `{results['params']}`"
-             f"{'; ' + knobs if knobs else ''}; test set {results['test_set']} at "
-             f"{opts['image_size']} px (model {opts['model_size']} px).", "",
-             results["feature_note"], ""]
-    if "normalised" in results:
-        changed = ", ".join(f"{name} {n} of {sets[name]['n']}"
-                            for name, n in results["normalised"].items())
-        lines += [f"Sketches normalised (data/sketch_norm.py; --no_sketch_norm keeps them as "
-                  f"drawn): {changed} changed.", ""]
-    lines += ["| set | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    rows = list(sets.items())
-    if results.get("gap"):
-        rows.append(("rough - clean", results["gap"]))
-    for name, s in rows:
-        lines.append(f"| {name} | " + " | ".join(fmt(s.get(c, "")) for c in cols) + " |")
-    if "line_f1" in cols:
-        lines += ["", "chamfer and edge_f1 score the output's edges against the input strokes; "
-                  "line_chamfer and line_f1 against the face's clean lines (equal on the clean "
-                  "set); target_edge_f1 is the target photo's own edge_f1, the set's ceiling."]
-    app = results.get("appearance")
-    if app:
-        regions = list(app["to_reference"])
-        lines += ["", "Appearance control (clean set; each face with its neighbour's photo as the "
-                  "reference): mean RGB distance (0-255) of each region to the reference's.", "",
-                  "| faces | " + " | ".join(regions) + " |", "|---" * (len(regions) + 1) + "|"]
-        for key, label in (("to_reference", "with the reference"),
-                           ("without_reference", "without (mean look)"),
-                           ("own_photo", "their own photos (chance)")):
-            lines.append(f"| {label} | " + " | ".join(fmt(app[key][r]) for r in regions) + " |")
-        lines += ["", f"Look diversity (mean L1 between random looks of one sketch): "
-                      f"{fmt(app['look_diversity'])}"]
-    part_keys = sorted({k for s in sets.values() for k in s if "/" in k})
-    if part_keys:
-        parts = sorted({k.split("/")[0] for k in part_keys}, key=lambda p: p)
-        metrics = sorted({k.split("/")[1] for k in part_keys})
-        lines += ["", "Per part (inside the component boxes):", "",
-                  "| set | part | " + " | ".join(metrics) + " |",
-                  "|---" * (len(metrics) + 2) + "|"]
-        for name, s in sets.items():
-            for p in parts:
-                lines.append(f"| {name} | {p} | " + " | ".join(
-                    fmt(s.get(f"{p}/{m}", "")) for m in metrics) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def load_parser(folder):
     """(face parser, the size it works at) of a sketch-embedding folder."""
-    from models.checkpoint import read_config
+    from models.files import read_config
     from models.sp_embedding.parser import load_parser as load
     cfg = read_config(folder) or {}
     return load(folder), min(256, int(cfg.get("output_size", 256)))
 
 
 class Converter:
-    """Sketches at the evaluation size -> faces at the evaluation size, with
-    either method (``model.faces``), batch by batch, counted on ``bar``."""
+    """Prepared test sketches -> faces at the evaluation size, with either
+    method's inference contract, batch by batch, counted on ``bar``: the
+    mean look, the random look of (seed, key), or reference photos (at the
+    evaluation size, resized to the model's)."""
 
-    def __init__(self, model, opt, size, bar):
-        self.model, self.opt, self.size, self.bar = model, opt, size, bar
+    def __init__(self, face, opt, size, bar):
+        self.face, self.opt, self.size, self.bar = face, opt, size, bar
 
-    def resize(self, images, size):
+    @staticmethod
+    def resize(images, size):
         from PIL import Image
         if images.shape[1] == size:
             return images
@@ -109,22 +58,132 @@ class Converter:
         return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BICUBIC))
                          for im in images])
 
-    def __call__(self, sketches, references=None, seed=None, key=0, count=True):
+    def appearance(self, references, seed, key):
+        from models.inference import Appearance
+        if references is not None:
+            photos = self.resize(references, self.face.size)
+            return Appearance.of_photos([self.face.photo_input(p) for p in photos])
+        if seed is not None:
+            return Appearance.random(seed, key)
+        return Appearance.mean()
+
+    def __call__(self, inputs, references=None, seed=None, key=0, count=True):
         import numpy as np
         out = []
         step = self.opt.batch_size
-        for i in range(0, len(sketches), step):
-            batch = sketches[i:i + step]
-            if getattr(self.opt, "image_size", self.size) != self.size:     # DeepFaceDrawing
-                batch = self.resize(batch, self.opt.image_size)
-            refs = None
-            if references is not None:
-                refs = self.resize(references[i:i + step], self.model.size)
-            faces = self.model.faces(batch, self.opt, refs, seed, key)
+        for i in range(0, len(inputs), step):
+            batch = inputs[i:i + step]
+            refs = None if references is None else references[i:i + step]
+            faces = self.face(batch, self.appearance(refs, seed, key))["faces"]
             out.append(self.resize(faces, self.size))
             if count:
                 self.bar.update(len(batch))
         return np.concatenate(out)
+
+
+# ------------------------------------------------------------------ the steps
+def load_method(opt):
+    """The method's inference contract, loaded (Jittor set up, seeded)."""
+    from models.methods import prepare_inference
+    from util.cli import UsageError
+    try:
+        return prepare_inference(opt)
+    except UsageError as exc:
+        raise EvaluationError(str(exc)) from None
+
+
+def make_sets(opt, face):
+    """The test sets (procedural or a dataset's, and --hand), every sketch
+    prepared by ``face``; and {set: sketches normalised} when it normalises."""
+    from evaluation import sets as test_sets
+    size = opt.eval_size
+    try:
+        if opt.test_set == "synthetic":
+            sets = test_sets.synthetic_sets(opt.n_test, opt.test_seed, size, opt.rough,
+                                            opt.hand_like)
+        else:
+            sets = test_sets.dataset_sets(opt, opt.rough, hand_like=opt.hand_like)
+        if opt.hand:
+            sets.append(test_sets.hand_set(opt.hand, size))
+    except (ValueError, FileNotFoundError) as exc:
+        raise EvaluationError(str(exc)) from None
+    sets, changed = test_sets.prepare_sets(sets, face)
+    return sets, (changed if face.normalises else None)
+
+
+def load_scorers(opt):
+    """(features, their note, the face parser or None): what scores the faces."""
+    from evaluation import scores
+    from models.files import CheckpointError
+    try:              # VGGWeightsError: one line, names the file
+        features, feature_note = scores.load_feature_net(opt.feature_net, opt.inception_path)
+        parser = load_parser(opt.parser) if opt.parser else None
+    except CheckpointError as exc:
+        raise EvaluationError(str(exc)) from None
+    return features, feature_note, parser
+
+
+def start_results(opt, face, normalised, feature_note):
+    """What metrics.json says of the run before any set is scored."""
+    options = {k: getattr(opt, k) for k in ("k", "refine", "gender", "pipeline") if hasattr(opt, k)}
+    options.update(image_size=opt.eval_size, model_size=face.size, seed=opt.seed,
+                   test_seed=opt.test_seed, sketch_norm=normalised is not None)
+    results = {"label": opt.label, "method": opt.method, "params": opt.params,
+               "test_set": opt.test_set, "options": options,
+               "feature_note": feature_note, "sets": {}}
+    if normalised is not None:
+        results["normalised"] = normalised
+    return results
+
+
+def save_set_images(opt, ts, outputs):
+    """OUTPUT/SET/NAME.png and NAME_sketch.png; the targets once, in OUTPUT/target/."""
+    from util.png import save_png
+    folder = os.path.join(opt.results_dir, ts.name)
+    for name, sketch, out in zip(ts.names, ts.sketches, outputs):
+        save_png(os.path.join(folder, f"{name}.png"), out)
+        save_png(os.path.join(folder, f"{name}_sketch.png"), sketch)
+    if ts.photos is not None and ts.name == "clean":
+        for name, photo in zip(ts.names, ts.photos):
+            save_png(os.path.join(opt.results_dir, "target", f"{name}.png"), photo)
+
+
+def score_set(opt, ts, outputs, features, reference, photo_desc, parser):
+    """The summary of one set's faces (``evaluation/scores.py``)."""
+    from evaluation import scores
+    rows = scores.per_image(outputs, ts, opt.eval_size)
+    summary = {"n": len(ts), "diversity": scores.diversity(outputs, ts.sketches)}
+    if parser is not None and ts.parsing is not None:
+        summary["semantic_miou"], summary["hair_iou"] = scores.semantic_iou(
+            parser[0], outputs, ts.parsing, parser[1])
+    if features is not None:
+        dist, taps_out = scores.distribution(features, outputs, reference, opt.kid_subsets,
+                                             opt.seed)
+        summary.update(dist)
+        if ts.photos is not None:        # every set with targets shares the clean photos
+            for r, d in zip(rows, features.perceptual(taps_out, reference[1])):
+                r["vgg"] = d
+            summary.update(scores.likeness(scores.identity_descriptors(taps_out), photo_desc))
+    summary.update(scores.summarize(rows))
+    return summary
+
+
+def evaluate_sets(opt, sets, convert, features, parser, results):
+    """Every set converted (images saved unless --no_images) and scored
+    into ``results``; returns {set: faces}."""
+    from evaluation import scores
+    reference = photo_desc = None
+    if features is not None:         # the real photos' features, computed once
+        reference = features.pooled_and_taps(sets[0].photos)
+        photo_desc = scores.identity_descriptors(reference[1])
+    produced = {}
+    for ts in sets:
+        outputs = produced[ts.name] = convert(ts.inputs)
+        if not opt.no_images:
+            save_set_images(opt, ts, outputs)
+        results["sets"][ts.name] = score_set(opt, ts, outputs, features, reference,
+                                             photo_desc, parser)
+    return produced
 
 
 def appearance_metrics(convert, ts, mean_look, looks):
@@ -135,15 +194,15 @@ def appearance_metrics(convert, ts, mean_look, looks):
     looks per sketch (their mean pairwise L1: how much a look changes)."""
     import numpy as np
 
-    from evaluation import evaluation as ev
-    from evaluation import metrics
+    from evaluation import metrics, scores
     refs = np.roll(ts.photos, -1, axis=0)
     ref_parsing = np.roll(ts.parsing, -1, axis=0)
-    with_ref = convert(ts.sketches, references=refs, count=False)
-    out = {"to_reference": ev.colour_distances(with_ref, ts.parsing, refs, ref_parsing),
-           "without_reference": ev.colour_distances(mean_look, ts.parsing, refs, ref_parsing),
-           "own_photo": ev.colour_distances(ts.photos, ts.parsing, refs, ref_parsing)}
-    faces = [convert(ts.sketches, seed=0, key=k, count=False) for k in range(looks)]
+    with_ref = convert(ts.inputs, references=refs, count=False)
+    out = {"to_reference": scores.colour_distances(with_ref, ts.parsing, refs, ref_parsing),
+           "without_reference": scores.colour_distances(mean_look, ts.parsing, refs,
+                                                        ref_parsing),
+           "own_photo": scores.colour_distances(ts.photos, ts.parsing, refs, ref_parsing)}
+    faces = [convert(ts.inputs, seed=0, key=k, count=False) for k in range(looks)]
     pairs = [metrics.l1(faces[a][i], faces[b][i]) for a in range(looks) for b in range(a)
              for i in range(len(ts))]
     out["look_diversity"] = float(np.mean(pairs)) if pairs else float("nan")
@@ -152,10 +211,52 @@ def appearance_metrics(convert, ts, mean_look, looks):
     return out, images
 
 
+def save_look_images(opt, names, look_images):
+    """OUTPUT/looks/<kind>/<face>.png."""
+    from util.png import save_png
+    for kind, images in look_images.items():
+        for name, image in zip(names, images):
+            save_png(os.path.join(opt.results_dir, "looks", kind, f"{name}.png"), image)
+
+
+def finish_results(results, produced, start):
+    """The robustness numbers across sets, and the time taken."""
+    from evaluation import scores
+    if "rough" in produced and "clean" in produced:
+        # robustness without a target: how far the rough sketch's face is from the clean one's
+        results["sets"]["rough"]["to_clean"] = scores.mean_l1(produced["rough"],
+                                                               produced["clean"])
+    results["gap"] = scores.gaps(results["sets"])
+    results["seconds"] = round(time.time() - start, 1)
+
+
+def write_page(opt, sets, produced, look_images):
+    """index.html: sketches, faces, target and looks of the first 16 faces."""
+    from util.html import ResultPage
+    page = ResultPage(opt.results_dir, f"evaluation: {opt.label}")
+    for i, name in enumerate(sets[0].names[:16]):
+        cells = []
+        for ts in sets:
+            if i < len(ts):
+                cells.append((f"{ts.name}_sketch", ts.sketches[i]))
+                cells.append((f"{ts.name}_output", produced[ts.name][i]))
+        if sets[0].photos is not None:
+            cells.append(("target", sets[0].photos[i]))
+        cells += [(label, images[i]) for label, images in look_images.items()]
+        page.add_row(name, cells)
+
+
+def write_results(opt, results):
+    """metrics.json and metrics.md, atomically."""
+    from util.fileio import atomic_write
+    os.makedirs(opt.results_dir, exist_ok=True)
+    atomic_write(os.path.join(opt.results_dir, "metrics.json"),
+                 json.dumps(results, indent=1, sort_keys=True).encode())
+    atomic_write(os.path.join(opt.results_dir, "metrics.md"), markdown(results).encode())
+
+
 def main(argv=None):
     opt = EvalOptions().parse(argv)
-    from data import sketch_norm
-    from models.methods import prepare_inference
     from util import jittor_env
     from util.cli import UsageError, check_writable_folder
     try:                # checked first: a long run must not end unable to write
@@ -166,111 +267,29 @@ def main(argv=None):
           f"faces -> {opt.results_dir} ({jittor_env.describe_plan(opt.gpu)})",
           file=sys.stderr, flush=True)
     try:
-        model = prepare_inference(opt)
-    except UsageError as exc:
+        face = load_method(opt)
+        start = time.time()
+        sets, normalised = make_sets(opt, face)
+        features, feature_note, parser = load_scorers(opt)
+    except EvaluationError as exc:
         return fail(str(exc))
     from tqdm import tqdm
-
-    from evaluation import evaluation as ev
-    from models.checkpoint import CheckpointError
-    from util.fileio import atomic_write
-    from util.html import ResultPage
-    from util.png import save_png
-
-    start = time.time()
-    size = opt.eval_size
-    try:
-        if opt.test_set == "synthetic":
-            sets = ev.synthetic_sets(opt.n_test, opt.test_seed, size, opt.rough, opt.hand_like)
-        else:
-            sets = ev.dataset_sets(opt, opt.rough, hand_like=opt.hand_like)
-        if opt.hand:
-            sets.append(ev.hand_set(opt.hand, size))
-    except (ValueError, FileNotFoundError) as exc:
-        return fail(str(exc))
-    normalised = None
-    if sketch_norm.wanted(opt):
-        sets, normalised = ev.normalise_sets(sets, model.size)
-    try:
-        features, feature_note = ev.load_feature_net(opt.feature_net, opt.inception_path)
-    except CheckpointError as exc:    # VGGWeightsError: one line, names the file
-        return fail(str(exc))
-
-    reference = photo_desc = None
-    if features is not None:         # the real photos' features, computed once
-        reference = features.pooled_and_taps(sets[0].photos)
-        photo_desc = ev.identity_descriptors(reference[1])
-    options = {k: getattr(opt, k) for k in ("k", "refine", "gender", "pipeline") if hasattr(opt, k)}
-    options.update(image_size=size, model_size=model.size, seed=opt.seed,
-                   test_seed=opt.test_seed, sketch_norm=normalised is not None)
-    results = {"label": opt.label, "method": opt.method, "params": opt.params,
-               "test_set": opt.test_set, "options": options,
-               "feature_note": feature_note, "sets": {}}
-    if normalised is not None:
-        results["normalised"] = normalised
-    page = None if opt.no_images else ResultPage(opt.results_dir, f"evaluation: {opt.label}")
+    results = start_results(opt, face, normalised, feature_note)
     total = sum(len(s) for s in sets)
     bar = tqdm(total=total, unit="sketch", desc=f"evaluating {opt.label}", file=sys.stderr)
-    convert = Converter(model, opt, size, bar)
-    try:
-        parser = load_parser(opt.parser) if opt.parser else None
-    except CheckpointError as exc:
-        return fail(str(exc))
-    produced = {}
-    for ts in sets:
-        outputs = produced[ts.name] = convert(ts.sketches)
-        if not opt.no_images:
-            folder = os.path.join(opt.results_dir, ts.name)
-            for name, sketch, out in zip(ts.names, ts.sketches, outputs):
-                save_png(os.path.join(folder, f"{name}.png"), out)
-                save_png(os.path.join(folder, f"{name}_sketch.png"), sketch)
-            if ts.photos is not None and ts.name == "clean":
-                for name, photo in zip(ts.names, ts.photos):
-                    save_png(os.path.join(opt.results_dir, "target", f"{name}.png"), photo)
-        rows = ev.per_image(outputs, ts, size)
-        summary = {"n": len(ts), "diversity": ev.diversity(outputs, ts.sketches)}
-        if parser is not None and ts.parsing is not None:
-            summary["semantic_miou"], summary["hair_iou"] = ev.semantic_iou(
-                parser[0], outputs, ts.parsing, parser[1])
-        if features is not None:
-            dist, taps_out = ev.distribution(features, outputs, reference,
-                                             opt.kid_subsets, opt.seed)
-            summary.update(dist)
-            if ts.photos is not None:        # every set with targets shares the clean photos
-                for r, d in zip(rows, features.perceptual(taps_out, reference[1])):
-                    r["vgg"] = d
-                summary.update(ev.likeness(ev.identity_descriptors(taps_out), photo_desc))
-        summary.update(ev.summarize(rows))
-        results["sets"][ts.name] = summary
+    convert = Converter(face, opt, opt.eval_size, bar)
+    produced = evaluate_sets(opt, sets, convert, features, parser, results)
     look_images = {}
-    if model.has_appearance and opt.looks and sets[0].parsing is not None:
+    if face.has_appearance and opt.looks and sets[0].parsing is not None:
         results["appearance"], look_images = appearance_metrics(convert, sets[0],
                                                                 produced["clean"], opt.looks)
-        if not opt.no_images:               # OUTPUT/looks/<kind>/<face>.png
-            for kind, images in look_images.items():
-                for name, image in zip(sets[0].names, images):
-                    save_png(os.path.join(opt.results_dir, "looks", kind, f"{name}.png"), image)
+        if not opt.no_images:
+            save_look_images(opt, sets[0].names, look_images)
     bar.close()
-    if "rough" in produced and "clean" in produced:
-        # robustness without a target: how far the rough sketch's face is from the clean one's
-        results["sets"]["rough"]["to_clean"] = ev.mean_l1(produced["rough"], produced["clean"])
-    results["gap"] = ev.gaps(results["sets"])
-    results["seconds"] = round(time.time() - start, 1)
-    if page is not None:
-        for i, name in enumerate(sets[0].names[:16]):
-            cells = []
-            for ts in sets:
-                if i < len(ts):
-                    cells.append((f"{ts.name}_sketch", ts.sketches[i]))
-                    cells.append((f"{ts.name}_output", produced[ts.name][i]))
-            if sets[0].photos is not None:
-                cells.append(("target", sets[0].photos[i]))
-            cells += [(label, images[i]) for label, images in look_images.items()]
-            page.add_row(name, cells)
-    os.makedirs(opt.results_dir, exist_ok=True)
-    atomic_write(os.path.join(opt.results_dir, "metrics.json"),
-                 json.dumps(results, indent=1, sort_keys=True).encode())
-    atomic_write(os.path.join(opt.results_dir, "metrics.md"), markdown(results).encode())
+    finish_results(results, produced, start)
+    if not opt.no_images:
+        write_page(opt, sets, produced, look_images)
+    write_results(opt, results)
     clean = results["sets"][sets[0].name]
     summary = ", ".join(f"{k} {fmt(clean[k])}" for k in ("psnr", "ssim", "fid", "chamfer")
                         if k in clean)

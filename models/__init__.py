@@ -3,10 +3,11 @@
     from models import create_model
     ae = create_model("ae", opt, part="eye1")
     combine = create_model("combine", opt, is_train=True)
-    face = create_model("sketch2face", opt)
+    face = create_model("deepfacedrawing", opt)
     sketch = create_model("sp_embedding", opt)
 
-Which model a method uses for inference is in ``models/methods.py``.
+Which model a method uses for inference, and the inference contract that
+wraps it, are in ``models/methods.py``.
 
 Modules are imported when a model is created, so importing this package
 (for checkpoint or projection helpers) does not start Jittor.
@@ -15,19 +16,15 @@ Modules are imported when a model is created, so importing this package
 import importlib
 
 _REGISTRY = {
-    "ae": ("models.AE_Model", "AEModel"),
-    "combine": ("models.Combine_Model", "CombineModel"),
-    "sketch2face": ("models.Sketch2Face_Model", "Sketch2FaceModel"),
-    "sp_embedding": ("models.SPEmbedding_Model", "SPEmbeddingModel"),
+    # DeepFaceDrawing: one component autoencoder, FM decoders + generator, the whole model
+    "ae": ("models.deepfacedrawing.autoencoder", "AEModel"),
+    "combine": ("models.deepfacedrawing.combine", "CombineModel"),
+    "deepfacedrawing": ("models.deepfacedrawing.model", "DeepFaceDrawingModel"),
+    "sp_embedding": ("models.sp_embedding.model", "SPEmbeddingModel"),
     # the same models on exported ONNX networks (ONNX Runtime, no Jittor)
-    "sketch2face_onnx": ("models.onnx_runtime.dfd", "OnnxSketch2Face"),
+    "deepfacedrawing_onnx": ("models.onnx_runtime.dfd", "OnnxDeepFaceDrawing"),
     "sp_embedding_onnx": ("models.onnx_runtime.sp", "OnnxSPEmbedding"),
 }
-
-
-def register_model(name, module, cls):
-    """Make ``create_model(name, ...)`` build ``module.cls``."""
-    _REGISTRY[name] = (module, cls)
 
 
 def model_names():

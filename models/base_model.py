@@ -11,7 +11,7 @@ and the parameter.
 
 import numpy as np
 
-from models.checkpoint import check_params, read_params, write_params
+from models.files import check_params, read_params, write_params
 from util.jittor_env import get_jittor
 
 jt = get_jittor()

@@ -166,7 +166,7 @@ def load_fid_inception(path):
     pytorch-fid ``pt_inception-2015-12-05`` file or a compatible state dict).
     Raises a CheckpointError naming the file and the first missing or
     mis-shaped parameter."""
-    from models.checkpoint import CheckpointError
+    from models.files import CheckpointError
     from models.torch_file import read_torch_state_dict
     net = FIDInceptionV3()
     state = read_torch_state_dict(path, MAX_BYTES)

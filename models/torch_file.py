@@ -42,7 +42,7 @@ import zipfile
 
 import numpy as np
 
-from models.checkpoint import CheckpointError
+from models.files import CheckpointError
 from models.torch_writer import torch_file_bytes, write_torch_file  # noqa: F401
 from util.pickle_limits import PickleLimitError, check_opcodes, check_tree
 

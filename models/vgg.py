@@ -35,7 +35,7 @@ import sys
 import numpy as np
 
 from models import vgg16_weights
-from models.checkpoint import CheckpointError
+from models.files import CheckpointError
 from models.torch_file import TorchFileError, read_torch_state_dict
 from models.vgg16_weights import DEFAULT_VGG16_PATH, GET_COMMAND, VGGWeightsError, read_vgg16_npz
 from util.jittor_env import get_jittor

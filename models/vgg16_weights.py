@@ -12,7 +12,7 @@ ONNX initializers and write them, with nothing else from that model, to an
 
     conv1_1.weight (64, 3, 3, 3), conv1_1.bias (64,), ..., conv5_3.bias (512,)
     meta    a JSON string: source file and SHA-256, input convention,
-            and ``weights_sha256`` (see ``models.checkpoint.weights_digest``)
+            and ``weights_sha256`` (see ``models.files.weights_digest``)
 
 The input convention is Keras/Caffe's: BGR channel order, values 0..255,
 mean [103.939, 116.779, 123.68] (B, G, R) subtracted, no scaling.
@@ -37,7 +37,7 @@ import zipfile
 
 import numpy as np
 
-from models.checkpoint import CheckpointError, weights_digest
+from models.files import CheckpointError, weights_digest
 from util.fileio import atomic_write
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -19,7 +19,7 @@ import os
 import sys
 
 from configs import available, load_preset, preset_dir
-from models.checkpoint import CheckpointError, read_config
+from models.files import CheckpointError, read_config
 from models.methods import DEFAULT_METHOD, get_method, method_for, method_names
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -6,7 +6,7 @@ it accepts."""
 import ipaddress
 import os
 
-from models.checkpoint import CheckpointError
+from models.files import CheckpointError
 from models.methods import DEFAULT_METHOD, method_of_checkpoint
 from options.base_options import OptionError, bundled_params
 from options.test_options import TestOptions

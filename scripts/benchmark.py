@@ -14,8 +14,8 @@ Prints Markdown tables on stdout (progress goes to stderr):
 * per configuration and batch size: median latency, GFLOP/s achieved and the
   ratio to the floor for the component encoders, the FM decoders, the
   generator G, all networks chained (encoders -> FM -> paste -> G) and the
-  whole sketch-to-face pass (``Sketch2FaceModel.convert``: uint8 sketches in,
-  uint8 photos out, manifold projection included), with the same networks
+  whole sketch-to-face pass (the inference contract, ``DFDInference``: uint8
+  sketches in, uint8 photos out, manifold projection included), with the same networks
   written in PyTorch as the peer when ``torch`` can be imported;
 * where the time of the pass goes (encode, project, synthesize; the first
   call, which compiles, and the second, which must not);

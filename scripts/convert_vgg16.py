@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from models import vgg16_weights as vw
-from models.checkpoint import CheckpointError
+from models.files import CheckpointError
 
 
 def main(argv=None):

@@ -53,7 +53,7 @@ def fail(msg):
 
 def main(argv=None):
     opt = ExportOptions().parse(argv)
-    from models.checkpoint import WHERE_FROM, CheckpointError
+    from models.files import WHERE_FROM, CheckpointError
     from models.methods import get_method
     if not opt.out:
         return fail("--out FOLDER is required (where the exported model goes)")

@@ -11,7 +11,8 @@ import shutil
 import sys
 
 
-from models import checkpoint as ckpt
+from models.files import CheckpointError, config_path, read_config
+from models.deepfacedrawing import checkpoint as ckpt
 from models.sp_embedding.checkpoint import FOLDER as SP_FOLDER
 from util.cli import UsageError, check_writable_folder
 from util.components import BANK_CHOICES, pipeline_parts
@@ -29,10 +30,10 @@ SP_NEEDED = {"latest_net_encoder_sketch_coarse.pkl": "--stage encoder --encoder_
 def needed_files(src):
     """The files of ``src`` that inference needs (UsageError naming its
     config.json when that cannot be read)."""
-    path = ckpt.config_path(src)
+    path = config_path(src)
     try:
-        config = ckpt.read_config(src) or {}
-    except ckpt.CheckpointError as exc:
+        config = read_config(src) or {}
+    except CheckpointError as exc:
         raise UsageError(str(exc)) from None
     if config.get("method") == "sp_embedding":
         return sp_files(src)
@@ -74,7 +75,7 @@ def sp_files(src):
     keep = [os.path.join(folder, n) for n in names
             if n.startswith("latest_") and n.endswith(".pkl")
             and not any(t in n for t in TRAINING_ONLY)]
-    return [ckpt.config_path(src)] + keep
+    return [config_path(src)] + keep
 
 
 def main(argv=None):

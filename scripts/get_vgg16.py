@@ -16,7 +16,7 @@ import argparse
 import sys
 
 from models import vgg16_weights as vw
-from models.checkpoint import CheckpointError
+from models.files import CheckpointError
 from util.wheels import ensure_checked_file
 
 

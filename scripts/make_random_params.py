@@ -40,8 +40,7 @@ def write_sp(opt):
     authors' model.pt."""
     import numpy as np
 
-    from models import checkpoint as ckpt
-    from models import create_model
+    from models import create_model, files
     from models.methods import get_method
     from models.sp_embedding import checkpoint as sp_ckpt
     model = create_model("sp_embedding", opt)
@@ -56,7 +55,7 @@ def write_sp(opt):
     else:
         model.save(opt.out)
         if not opt.no_config:
-            ckpt.write_config(opt.out, config)
+            files.write_config(opt.out, config)
     print(f"wrote random {opt.output_size}px sketch-embedding checkpoints to {opt.out}")
     return 0
 
@@ -70,8 +69,8 @@ def main(argv=None):
         return write_sp(opt)
     import numpy as np
 
-    from models import checkpoint as ckpt
-    from models import create_model
+    from models import create_model, files
+    from models.deepfacedrawing import checkpoint as ckpt
     from util.components import GENDERS, pipeline_parts
 
     rng = np.random.default_rng(opt.seed)
@@ -84,7 +83,7 @@ def main(argv=None):
     create_model("combine", opt).save(opt.out)
     if not opt.no_config:
         from models.methods import get_method
-        ckpt.write_config(opt.out, get_method(opt.method).option_module().config_dict(opt))
+        files.write_config(opt.out, get_method(opt.method).option_module().config_dict(opt))
     print(f"wrote random {opt.image_size}px checkpoints to {opt.out}")
     return 0
 

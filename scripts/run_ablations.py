@@ -3,12 +3,13 @@
     python scripts/run_ablations.py                 # tiny size, CPU budget (~2 h on 2 cores)
     python scripts/run_ablations.py --size small --ae_steps 3000 --combine_steps 10000
 
-Methods are the presets in ``configs/ablations/`` (full, no_projection,
-whole_face, pix2pixhd, no_perceptual, no_smoothness, k1..k15). Models are
-trained once each with ``train.py`` (methods that only change inference
-options reuse the full method's model; no_perceptual and no_smoothness reuse
-its autoencoders), each stage recorded as done in ``status.json``; a stopped
-run picks up where it was (``--continue_train`` for a stage cut short).
+Methods are the presets in ``configs/deepfacedrawing/ablations/`` (full,
+no_projection, whole_face, pix2pixhd, no_perceptual, no_smoothness,
+k1..k15). Models are trained once each with ``train.py`` (methods that only
+change inference options reuse the full method's model; no_perceptual and
+no_smoothness reuse its autoencoders), each stage recorded as done in
+``status.json``; a stopped run picks up where it was (``--continue_train``
+for a stage cut short).
 Every method is then evaluated with ``scripts/evaluate.py`` on the same
 procedural test faces, clean and rough (and ``--hand`` sketches), and the
 full method once per refinement weight in ``--sweep``.
@@ -41,7 +42,8 @@ def parse_args(argv=None):
                    help="size preset the methods are trained at (tiny = 128 px, the CPU "
                         "configuration; small = 256 px)")
     p.add_argument("--methods", default="all",
-                   help="comma-separated ablation presets, or 'all' (configs/ablations/)")
+                   help="comma-separated ablation presets, or 'all' "
+                        "(configs/deepfacedrawing/ablations/)")
     p.add_argument("--checkpoints_dir", default="",
                    help="where the models go (default: checkpoints/ablations_SIZE)")
     p.add_argument("--out", default="",

@@ -75,6 +75,7 @@ def test_refinement_changes_the_result(tiny_params, tmp_path):
     assert np.abs(outs["1"] - outs["eye1=0.0,all=1"]).max() > 0
 
 
+@pytest.mark.slow
 def test_authors_layout_without_config_and_single_npy_bank(tmp_path, capsys):
     params = str(tmp_path / "Params")
     assert run_script("scripts/make_random_params.py",

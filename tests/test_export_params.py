@@ -83,10 +83,11 @@ def test_export_of_an_unfinished_folder_names_the_missing_file(tmp_path, capsys)
 
 
 def test_an_appearance_model_exports_its_appearance_encoder(tmp_path, capsys):
-    from models import checkpoint as ckpt
+    from models import files
+    from models.deepfacedrawing import checkpoint as ckpt
     from util.components import pipeline_parts
     src = str(tmp_path / "dfd")
-    _touch(ckpt.config_path(src), json.dumps({"appearance_dim": 8}).encode())
+    _touch(files.config_path(src), json.dumps({"appearance_dim": 8}).encode())
     needed = [ckpt.generator_path(src), ckpt.appearance_path(src)]
     for part in pipeline_parts("components"):
         needed += [ckpt.encoder_path(src, part), ckpt.decoder_path(src, part),

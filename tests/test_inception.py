@@ -57,7 +57,7 @@ def test_loads_by_name_and_gives_2048_features(inception_pth):
 
 def test_refuses_a_foreign_state_dict(inception_pth, tmp_path):
     from models.inception import load_fid_inception
-    from models.checkpoint import CheckpointError as VGGWeightsError
+    from models.files import CheckpointError as VGGWeightsError
     _, state = inception_pth
     bad = dict(state)
     bad["Conv2d_1a_3x3.conv.weight"] = np.zeros((32, 3, 5, 5), np.float32)
@@ -89,6 +89,7 @@ def test_resize_is_half_pixel_bilinear_like_torch():
                                atol=1e-5)
 
 
+@pytest.mark.slow
 def test_evaluate_uses_inception_when_given(inception_pth, tiny_params, tmp_path):
     import json
     from tests.conftest import run_script

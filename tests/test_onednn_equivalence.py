@@ -38,7 +38,7 @@ SLOW_DESCRIPTION = "Jittor on CPU, slow path (no oneDNN)"
 def build(name):
     """The tiny preset's network ``name`` and an input shape for it (batch 2)."""
     from configs import load_preset
-    from models import networks as N
+    from models.deepfacedrawing import networks as N
     from util.components import scaled_boxes
     c = load_preset("tiny")
     n = c["image_size"]

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from models.checkpoint import ARCH_KEYS, INFERENCE_KEYS
-from options.dfd_options import config_dict, parse_refine
+from models.deepfacedrawing.checkpoint import ARCH_KEYS, INFERENCE_KEYS
+from options.deepfacedrawing import config_dict, parse_refine
 from options.test_options import TestOptions
 
 
@@ -78,10 +78,10 @@ def test_inconsistent_options_are_refused(args, msg, capsys):
 
 
 def test_configs_are_valid_json():
-    from configs import CONFIG_DIR, available
+    from configs import DFD_DIR, available
     assert {"official", "tiny", "small"} <= set(available())
     for name in available():
-        with open(os.path.join(CONFIG_DIR, name + ".json")) as f:
+        with open(os.path.join(DFD_DIR, name + ".json")) as f:
             json.load(f)
         TestOptions().parse(["--preset", name])
 

@@ -78,7 +78,7 @@ def test_interrupted_saves_leave_no_temporaries_behind(tmp_path, capsys):
 # ---------------------------------------------------------------- checkpoints
 def test_files_written_by_jittor_itself_load(tmp_path):
     from models.base_model import jt, load_network
-    from models.checkpoint import read_params, read_state
+    from models.files import read_params, read_state
     from jittor import nn
     net = nn.Linear(3, 2)
     net.save(str(tmp_path / "module.pkl"))
@@ -94,7 +94,7 @@ def test_files_written_by_jittor_itself_load(tmp_path):
 
 
 def test_object_arrays_and_foreign_classes_are_refused_naming_the_file(tmp_path):
-    from models.checkpoint import CheckpointError, read_params
+    from models.files import CheckpointError, read_params
     (tmp_path / "obj.pkl").write_bytes(pickle.dumps({"w": np.array([1, "a"], dtype=object)}))
     with pytest.raises(CheckpointError, match="obj.pkl: parameter 'w' is not numeric"):
         read_params(str(tmp_path / "obj.pkl"))
@@ -267,7 +267,7 @@ def test_crafted_jittor_pickles_are_refused_before_they_expand(tmp_path):
     2 GB; a 1 KB pickle of shared lists expands to 2**40 items."""
     import struct
 
-    from models.checkpoint import CheckpointError, read_params, read_state
+    from models.files import CheckpointError, read_params, read_state
     memo = tmp_path / "memo.pkl"
     memo.write_bytes(b"\x80\x04Nr" + struct.pack("<I", 0x08000000) + b".")
     node = [0]
@@ -303,7 +303,7 @@ def test_outputs_never_replace_the_appearance_photos(tmp_path, capsys):
 
 def test_outputs_never_replace_deepfacedrawing_references_or_checkpoints(tmp_path, capsys,
                                                                          tmp_path_factory):
-    from tests.test_app_server import make_look_params
+    from tests.app.test_server import make_look_params
     look = make_look_params(tmp_path_factory)
     one_sketch(tmp_path / "in", "ref.png")
     photo = one_sketch(tmp_path / "refs", "ref.png")
@@ -334,7 +334,7 @@ def _latest(folder):
 
 
 def test_a_state_with_nan_moments_is_refused_and_latest_kept(tmp_path, capsys):
-    from models.checkpoint import read_state, write_state
+    from models.files import read_state, write_state
     args = TINY_SAVE + ["--checkpoints_dir", str(tmp_path), "--name", "n"]
     assert run_script("train.py", args) == 0
     good = _latest(tmp_path / "n")
@@ -351,7 +351,7 @@ def test_a_state_with_nan_moments_is_refused_and_latest_kept(tmp_path, capsys):
 
 @pytest.mark.parametrize("what", ["loss", "weight"])
 def test_a_run_that_turns_nan_stops_before_saving(tmp_path, capsys, monkeypatch, what):
-    from training.trainers import AETrainer
+    from training.deepfacedrawing.autoencoders import AETrainer
     real = AETrainer.step
 
     def step(self, batch):
@@ -370,10 +370,11 @@ def test_a_run_that_turns_nan_stops_before_saving(tmp_path, capsys, monkeypatch,
     line = one_line_error(capsys)
     assert rc == 2 and "stopped without saving" in line and "last good checkpoint" in line
     assert ("loss rec_eye1 is nan at step 2" if what == "loss" else "weight encoder_eye1") in line
-    from models.checkpoint import read_state
+    from models.files import read_state
     assert read_state(str(tmp_path / "d" / "train_state" / "ae.pkl"))["steps"] == 1
 
 
+@pytest.mark.slow
 def test_a_trained_stage_is_not_started_again_by_accident(tmp_path, capsys):
     args = TINY_SAVE + ["--checkpoints_dir", str(tmp_path), "--name", "t"]
     assert run_script("train.py", args) == 0
@@ -512,7 +513,7 @@ def test_an_architecture_of_the_wrong_type_in_a_pt_is_one_line(micro_pt, tmp_pat
     ("iter", "its iter is -5, not a count"),
 ])
 def test_a_resumed_state_that_does_not_fit_is_one_line(tmp_path, capsys, change, message):
-    from models.checkpoint import read_state, write_state
+    from models.files import read_state, write_state
     args = TINY_AE + ["--checkpoints_dir", str(tmp_path), "--name", "r"]
     assert run_script("train.py", args) == 0
     state_file = tmp_path / "r" / "train_state" / "ae.pkl"

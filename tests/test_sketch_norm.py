@@ -269,15 +269,18 @@ def write_png(path, arr):
 
 @pytest.mark.parametrize("flag", [False, True])
 def test_the_flag_turns_it_off_in_the_demo_path(tmp_path, flag):
-    """demo.py reads every sketch with its method's job (models/dfd_job.py)."""
+    """demo.py reads every sketch with its method's job (models/deepfacedrawing/job.py)."""
     from data.sketch_io import load_sketch
-    from models.dfd_job import DFDJob
+    from models.deepfacedrawing.job import DFDJob
     from options.test_options import TestOptions
     path = write_png(tmp_path / "corner.png", shrunk_into_corner(procedural(0)))
     argv = ["--preset", "tiny", "--input", path] + (["--no_sketch_norm"] if flag else [])
     opt = TestOptions().parse(argv)
     assert opt.no_sketch_norm is flag and sn.wanted(opt) is not flag
-    item, notes = DFDJob(opt, [path]).read(path)
+    from models.deepfacedrawing.inference import DFDInference
+    job = DFDJob(opt, [path])
+    job.face = DFDInference(None, opt)              # reading a sketch needs no model
+    item, notes = job.read(path)
     as_drawn = load_sketch(path, 128)[0]
     if flag:
         assert np.array_equal(item["sketch"], as_drawn) and notes == []
@@ -298,9 +301,13 @@ def test_the_flag_is_deepfacedrawings_alone():
 
 def test_evaluation_normalises_every_set_alike(tmp_path):
     """Procedural sets (made in memory) and hand-drawn ones (read from files)
-    go through the same function: the clean and rough procedural sketches
+    go through the method's inference contract (``prepare``), as demo.py's
+    and the app's do: the clean and rough procedural sketches
     are left alone, a face drawn small is moved, with a note."""
-    from evaluation import evaluation as ev
+    from evaluation import sets as ev
+    from models.deepfacedrawing.inference import DFDInference
+    from options.test_options import TestOptions
+    face = DFDInference(None, TestOptions().parse(["--preset", "tiny"]))
     sets = ev.synthetic_sets(3, 1234, 128, rough=True)
     hand = tmp_path / "hand"
     hand.mkdir()
@@ -308,7 +315,7 @@ def test_evaluation_normalises_every_set_alike(tmp_path):
     write_png(hand / "fine.png", procedural(1))
     sets.append(ev.hand_set(str(hand), 128))
     said = []
-    out, changed = ev.normalise_sets(sets, 128, said.append)
+    out, changed = ev.prepare_sets(sets, face, said.append)
     assert changed == {"clean": 0, "rough": 0, "hand": 1}
     assert len(said) == 1 and said[0].startswith("note: hand/corner: the face was moved")
     for before, after in zip(sets, out):

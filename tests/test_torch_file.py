@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from models.checkpoint import CheckpointError
+from models.files import CheckpointError
 from models.torch_file import (TorchFileError, read_torch_file, read_torch_state_dict,
                                torch_file_bytes, write_torch_file)
 from tests.torch_files import write_pth

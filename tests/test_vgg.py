@@ -20,7 +20,7 @@ import pytest
 
 from models import vgg
 from models import vgg16_weights as vw
-from models.checkpoint import CheckpointError, weights_digest
+from models.files import CheckpointError, weights_digest
 from models.vgg import VGGWeightsError, jt, load_vgg
 from tests.conftest import run_script
 from tests.torch_files import write_pth

@@ -18,6 +18,10 @@ the restricted reader (it runs no code); data order and augmentation depend
 only on (seed, epoch, sample), so a resumed run gives the same losses as an
 uninterrupted one.
 
+A trainer is built from parts: the options, its networks, the data
+(``training_data.make_loader``) and the logger (``run_files.RunFiles``);
+``create(opt)`` makes them as train.py runs a stage.
+
 Good work is never overwritten: a stage already trained in the folder is
 not started again without ``--continue_train`` (resume) or ``--overwrite``;
 a resumed state must fit the networks and hold finite values; a step whose
@@ -36,19 +40,17 @@ from tqdm import tqdm
 
 import numpy as np
 
-from data.datasets import DatasetError, create_dataset
-from data.loader import BatchLoader, balance_weights, label_shares
-from models.checkpoint import CheckpointError, read_state, write_config, write_state
+from models.files import CheckpointError, read_state, write_state
 from training.optim import lr_at
-from util.fileio import remove_stale_temporaries
-from util.html import ResultPage
+from training.run_files import RunFiles, TrainingStopped
+from training.training_data import make_loader
 from util.jittor_env import get_jittor
 
 jt = get_jittor()
 
 
-class TrainingStopped(RuntimeError):
-    """A run refused or stopped before it could overwrite good work."""
+class StageError(ValueError):
+    """A stage that does not apply to the chosen options."""
 
 
 class StepClock:
@@ -78,22 +80,6 @@ class StepClock:
                 f"{self.total - self.count} steps")
 
 
-class LossLog:
-    """Appends one line per print interval to ``loss_log.txt``."""
-
-    def __init__(self, path, header):
-        self.path = path
-        with open(path, "a") as f:
-            f.write(f"================ {header} ({time.strftime('%c')}) ================\n")
-
-    def write(self, epoch, it, seconds, losses):
-        body = " ".join(f"{k}: {v:.5f}" for k, v in losses.items())
-        line = f"(epoch: {epoch}, iters: {it}, time: {seconds:.3f}) {body}"
-        with open(self.path, "a") as f:
-            f.write(line + "\n")
-        return line
-
-
 class Stage(abc.ABC):
     """One ``--stage`` of a method."""
 
@@ -103,78 +89,87 @@ class Stage(abc.ABC):
         self.opt = opt
         self.dir = opt.expr_dir
 
+    @classmethod
+    def create(cls, opt):
+        """The stage as train.py runs it (``training.create_stage``)."""
+        return cls(opt)
+
     @abc.abstractmethod
     def run(self):
         """Do the stage's work; return the exit status (0)."""
 
     def config(self):
         """What config.json holds for this experiment (the method's options)."""
-        from models.methods import get_method
-        mod = get_method(self.opt.method).option_module()
-        return mod.config_dict(self.opt)
+        return stage_config(self.opt)
+
+
+def stage_config(opt):
+    """What config.json holds for an experiment: the method's options."""
+    from models.methods import get_method
+    return get_method(opt.method).option_module().config_dict(opt)
+
+
+def ranks():
+    """(rank, world size) of this process (Jittor's MPI; 0, 1 without it)."""
+    return (jt.rank, jt.world_size) if jt.in_mpi else (0, 1)
 
 
 class BaseTrainer(Stage):
-    """A stage with a training loop (see the module docstring)."""
+    """A stage with a training loop (see the module docstring), built from
+    parts as SPADE's trainer is: the options, its networks (made by the
+    trainer from the options, or given: ``parts``), the data (``loader``, a
+    ``BatchLoader``) and the logger (``files``, a ``RunFiles``). Without a
+    loader and files a trainer can still ``step`` (the benchmark's use);
+    ``create`` makes the whole stage from the options, as train.py runs it."""
 
-    def __init__(self, opt):
+    def __init__(self, opt, loader=None, files=None):
         super().__init__(opt)
-        jt.set_global_seed(opt.seed)          # same seed, same initial weights
-        self.rank = jt.rank if jt.in_mpi else 0
-        self.world = jt.world_size if jt.in_mpi else 1
+        self.rank, self.world = ranks()
         self.main = self.rank == 0
-        self.state_file = os.path.join(self.dir, "train_state", f"{self.stage}.pkl")
-        if (os.path.isfile(self.state_file) and not opt.continue_train
-                and not getattr(opt, "overwrite", False)):
-            raise TrainingStopped(f"{self.state_file}: stage {self.stage} was trained in "
-                                  f"{self.dir} already; resume it with --continue_train, or "
-                                  f"start it again with --overwrite (replacing its checkpoints)")
-        os.makedirs(os.path.dirname(self.state_file), exist_ok=True)
-        if self.main:
-            freed = remove_stale_temporaries(self.dir)
-            if freed:
-                print(f"removed {freed / 2 ** 20:.1f} MB of temporary files left by an "
-                      f"interrupted save in {self.dir}")
-        self.dataset = create_dataset(opt, "train")
-        if self.main and hasattr(self.dataset, "describe"):
-            print(self.dataset.describe())
-        try:
-            self.loader = BatchLoader(self.dataset, opt.batch_size, opt.seed,
-                                      shuffle=not opt.serial_batches, jitter=opt.jitter,
-                                      flip=opt.flip, rank=self.rank, world_size=self.world,
-                                      weights=self._balance())
-        except ValueError as exc:
-            raise DatasetError(f"--batch_size {opt.batch_size}: {exc}") from None
+        self.loader, self.files = loader, files
         self.history = []          # every step's losses (for tests and plots)
-        if self.main:
-            write_config(self.dir, self.config())
-            self._write_opt_file()
-            self.log = LossLog(os.path.join(self.dir, "loss_log.txt"), f"stage {self.stage}")
-            self.page = ResultPage(os.path.join(self.dir, "web", self.stage),
-                                   f"{opt.name}: stage {self.stage}")
+        self.global_step = 0
+        self.stage = self.stage_name(opt)
 
-    def _balance(self):
-        """Sample weights for --balance (None without it), with a line on
-        what they change: the rarest labels' shares before -> after."""
-        keys = tuple(k for k in getattr(self.opt, "balance", "").split(",") if k)
-        if not keys:
-            return None
-        labels = self.dataset.attributes(keys)
-        weights = balance_weights(labels, self.opt.balance_power)
-        if self.rank == 0:
-            for column, key in enumerate(keys):
-                before = label_shares(labels, column=column)
-                after = label_shares(labels, weights, column)
-                order = sorted(before, key=before.get)
-                shown = order[:3] + order[-1:] if len(order) > 4 else order
-                print(f"balancing {key} (power {self.opt.balance_power:g}): " + ", ".join(
-                    f"{v} {100 * before[v]:.1f}% -> {100 * after[v]:.1f}%" for v in shown))
-        return weights
+    @classmethod
+    def stage_name(cls, opt):
+        """The name of this stage's state file, log header and result page."""
+        return cls.stage
 
-    def _write_opt_file(self):
-        lines = [f"{k}: {v}" for k, v in sorted(vars(self.opt).items())]
-        with open(os.path.join(self.dir, f"opt_{self.stage}.txt"), "w") as f:
-            f.write("\n".join(lines) + "\n")
+    @classmethod
+    def check(cls, opt):
+        """Refuse options this stage cannot train with (``StageError``),
+        before anything is read or written."""
+
+    @classmethod
+    def parts(cls, opt):
+        """{keyword: part} the constructor takes that come from files (the
+        trained networks a stage starts from); none by default."""
+        return {}
+
+    @classmethod
+    def create(cls, opt):
+        """The stage as train.py runs it: checked, seeded (same seed, same
+        initial weights), its files, data and parts."""
+        cls.check(opt)
+        jt.set_global_seed(opt.seed)
+        rank, world = ranks()
+        files = RunFiles(opt, cls.stage_name(opt), main=rank == 0)
+        loader = make_loader(opt, rank, world)
+        files.start(opt, stage_config(opt))
+        return cls(opt, loader=loader, files=files, **cls.parts(opt))
+
+    @property
+    def state_file(self):
+        return self.files.state_file
+
+    @property
+    def log(self):
+        return self.files.log
+
+    @property
+    def page(self):
+        return self.files.page
 
     # ---------------------------------------------------------- what a trainer supplies
     @abc.abstractmethod

@@ -38,7 +38,7 @@ import tempfile
 
 import numpy as np
 
-from models.checkpoint import CheckpointError, weights_digest
+from models.files import CheckpointError, weights_digest
 from util.fileio import atomic_write
 from util.jittor_env import get_jittor
 

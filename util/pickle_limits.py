@@ -1,6 +1,6 @@
 """Bounds on what a pickle read from a file may make Python build.
 
-The restricted unpicklers (``models/checkpoint.py``, ``models/torch_file.py``)
+The restricted unpicklers (``models/files.py``, ``models/torch_file.py``)
 already refuse every class but arrays and plain containers; these checks
 bound the memory the remaining opcodes can claim, whatever the file says:
 

@@ -6,7 +6,7 @@ module holds the attribute vocabularies, their probabilities per gender and
 the order in which a face is drawn from a random generator.
 """
 
-from dataclasses import dataclass, asdict
+from dataclasses import dataclass
 
 from util.components import GENDERS  # noqa: F401  (re-exported: part of this package's API)
 
@@ -129,9 +129,6 @@ class FaceParams:
     light_x: float       # -1 light from the left .. 1 from the right
     blush: float
     detail_seed: int     # seeds small random details (strands, lumps, styles)
-
-    def to_dict(self):
-        return asdict(self)
 
 
 def _choice(rng, key, gender):

@@ -136,7 +136,7 @@ def _pool(net, shape):
 
 
 # ---------------------------------------------------------------- DeepFaceDrawing
-@counts("models.networks:ResnetBlock")
+@counts("models.deepfacedrawing.networks:ResnetBlock")
 def _resnet_block(net, shape):
     flops, out = count_flops(net.conv_block, shape)
     if out != shape:
@@ -144,26 +144,26 @@ def _resnet_block(net, shape):
     return flops, shape
 
 
-@counts("models.networks:ComponentEncoder")
+@counts("models.deepfacedrawing.networks:ComponentEncoder")
 def _component_encoder(net, shape):
     f1, h = count_flops(net.conv, shape)
     f2, out = count_flops(net.fc_mu, (h[0], math.prod(h[1:])))
     return f1 + f2, out
 
 
-@counts("models.networks:LatentDecoder")
+@counts("models.deepfacedrawing.networks:LatentDecoder")
 def _latent_decoder(net, shape):
     f1, _ = count_flops(net.fc, shape)
     f2, out = count_flops(net.conv, (shape[0], net.top, net.grid, net.grid))
     return f1 + f2, out
 
 
-@counts("models.networks:NLayerDiscriminator")
+@counts("models.deepfacedrawing.networks:NLayerDiscriminator")
 def _nlayer_discriminator(net, shape):
     return count_flops(net.stages, shape)
 
 
-@counts("models.networks:MultiscaleDiscriminator")
+@counts("models.deepfacedrawing.networks:MultiscaleDiscriminator")
 def _multiscale_discriminator(net, shape):
     total, outs, x = 0, [], shape
     for i, d in enumerate(net.nets):
@@ -178,7 +178,7 @@ def _multiscale_discriminator(net, shape):
 def part_flops(define, opt, batch, input_shape):
     """FLOPs of ``define(opt, part)`` summed over the five parts, each on
     ``(batch, *input_shape(crop size))``."""
-    from models.networks import crop_size
+    from models.deepfacedrawing.networks import crop_size
     return sum(count_flops(define(opt, p), (batch,) + input_shape(crop_size(opt, p)))[0]
                for p in PARTS)
 
@@ -188,7 +188,8 @@ def model_flops(opt, batch=1, k=None):
     {'encoders', 'fm', 'G', 'sketch_decoders', 'networks', 'pass', 'shadows',
     'pass_shadow'}. Builds the networks lazily (their weights are never
     computed)."""
-    from models.networks import define_encoder, define_fm, define_G, define_sketch_decoder
+    from models.deepfacedrawing.networks import (define_encoder, define_fm, define_G,
+                                                 define_sketch_decoder)
     n = opt.image_size
     out = {"encoders": part_flops(define_encoder, opt, batch, lambda s: (1, s, s)),
            "fm": part_flops(define_fm, opt, batch, lambda s: (opt.latent_dim,)),
@@ -206,7 +207,7 @@ def model_flops(opt, batch=1, k=None):
 def training_flops(opt, batch=1):
     """Forward FLOPs of the combine stage's networks (FM + G + D on three
     inputs + VGG on the two images); a training step costs about 3x that."""
-    from models.networks import define_D
+    from models.deepfacedrawing.networks import define_D
     base = model_flops(opt, batch, k=0)
     n = opt.image_size
     return {"fm": base["fm"], "G": base["G"],

@@ -106,9 +106,9 @@ def worker_infer(job):
 def build_model(jt, opt, bank_size):
     """The sketch-to-face model with seeded weights and random feature banks
     of ``bank_size`` latents (files in a temporary folder, read as files)."""
-    from models import checkpoint as ckpt
+    from models.deepfacedrawing import checkpoint as ckpt
     from models import create_model
-    model = create_model("sketch2face", opt)
+    model = create_model("deepfacedrawing", opt)
     model.root = tempfile.mkdtemp(prefix="dfd_bench_banks_")
     for p in PARTS:
         set_jittor_weights(jt, model.parts[p].encoder, WEIGHT_SEEDS["encoder"])
@@ -126,7 +126,9 @@ class Inference:
     """The timings of one model on one batch of seeded inputs."""
 
     def __init__(self, jt, job, opt, model):
+        from models.deepfacedrawing.inference import DFDInference
         self.jt, self.job, self.opt, self.model = jt, job, opt, model
+        self.face = DFDInference(model, opt)        # the inference contract demo.py runs
         self.device = job["device"]
         self.sketches, self.latents, self.fmap = bench_inputs(opt, job["batch"])
         self.crops = crops_of(self.sketches, opt)
@@ -139,14 +141,20 @@ class Inference:
         return timed(fn, job["repeats"] if repeats is None else repeats, job["warmup"],
                      job["budget"])
 
-    def convert(self, sketches, shadow=False):
-        return self.model.convert(sketches, self.opt.k, self.refine, "all", shadow)
+    def prepared(self, sketches):
+        """The sketches as the contract's inputs (not normalised: the pass alone is timed)."""
+        return [self.face.prepare(s, normalise=False)[0] for s in sketches]
+
+    def convert(self, inputs, shadow=False):
+        return self.face(inputs, k=self.opt.k, refine=self.refine, gender="all", shadow=shadow)
 
     def time_pass(self):
         """The whole pass (uint8 in, uint8 out), then once on new content."""
-        times = {"pass": self.timed(lambda: self.convert(self.sketches))}
+        inputs = self.prepared(self.sketches)
+        times = {"pass": self.timed(lambda: self.convert(inputs))}
         self.other = bench_inputs(self.opt, self.job["batch"], seed=7)[0]
-        times["pass_new_content"] = timed(lambda: self.convert(self.other), 1, 0)
+        other = self.prepared(self.other)
+        times["pass_new_content"] = timed(lambda: self.convert(other), 1, 0)
         return times
 
     def network_calls(self):
@@ -182,7 +190,7 @@ class Inference:
 
     def time_shadows(self):
         """The pass with shadows: two sketches in turn, so nothing carries over."""
-        turn = [self.sketches, self.other]
+        turn = [self.prepared(self.sketches), self.prepared(self.other)]
 
         def with_shadows():
             turn.reverse()
@@ -244,7 +252,7 @@ class Inference:
 # ---------------------------------------------------------------- training
 def worker_train(job):
     """One training step of the combine stage (the step of
-    training/trainers.py: FM + G + multiscale D, LSGAN + feature matching +
+    training/deepfacedrawing/combine.py: FM + G + multiscale D, LSGAN + feature matching +
     VGG + TV + L1, Adam on both): latency and peak memory."""
     from options.train_options import TrainOptions
     jt, env = _jittor(job["device"])
@@ -269,24 +277,10 @@ def worker_train(job):
 
 
 def combine_trainer(opt):
-    """The combine stage's trainer with its real ``step``, built without
-    data or files: random encoders, FM + G (+ D), VGG (random), Adam."""
+    """The combine stage's trainer, built by its own constructor without
+    data or files: random encoders in place of --ae_from's, the VGG loss of
+    ``opt.vgg`` (random here), FM + G (+ D, + the appearance encoder), Adam."""
     from models import create_model
-    from training.optim import Adam
-    from training.trainers import CombineTrainer
-    tr = CombineTrainer.__new__(CombineTrainer)
-    tr.opt = opt
-    tr.encoders = {p: create_model("ae", opt, part=p).eval() for p in PARTS}
-    tr.use_d = opt.lambda_gan > 0 or opt.lambda_feat > 0
-    tr.model = create_model("combine", opt, is_train=tr.use_d).train()
-    tr.vgg = None
-    if opt.lambda_vgg > 0:
-        from models.vgg import load_vgg
-        from training.losses import VGGLoss
-        tr.vgg = VGGLoss(load_vgg("random", quiet=True))
-    g_params = [v for n in tr.model.fm.values() for v in n.parameters()]
-    g_params += tr.model.netG.parameters()
-    betas = (opt.beta1, opt.beta2)
-    tr.optim_G = Adam(g_params, opt.lr, betas, opt.eps)
-    tr.optim_D = Adam(tr.model.netD.parameters(), opt.lr, betas, opt.eps) if tr.use_d else None
-    return tr
+    from training.deepfacedrawing.combine import CombineTrainer
+    encoders = {p: create_model("ae", opt, part=p).eval() for p in PARTS}
+    return CombineTrainer(opt, encoders)

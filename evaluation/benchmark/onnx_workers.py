@@ -48,12 +48,12 @@ def worker_export(job):
 
 
 def _export(opt, root, out, method):
-    from models import checkpoint as ckpt
+    from models import files
     from models.methods import get_method
     from models.onnx_export import export_checkpoint
     module = get_method(method).option_module()
     config = module.config_dict(opt)
-    ckpt.write_config(root, config)
+    files.write_config(root, config)
     opt.params, opt.preset_source = root, "the benchmark's seeded weights"
     export_checkpoint(opt, out, config, module.ARCH_KEYS, verify=False)
 
@@ -141,16 +141,19 @@ def _timer(job):
 
 
 def _onnx_dfd(job):
-    from models.onnx_runtime.dfd import OnnxSketch2Face
+    from models.deepfacedrawing.inference import DFDInference
+    from models.onnx_runtime.dfd import OnnxDeepFaceDrawing
     opt = preset_options(job["config"])
     opt.params, opt.backend, opt.gpu = job["dir"], "onnx", "off"
     t = time.perf_counter()
-    model = OnnxSketch2Face(opt).load_for_inference(opt)
+    model = OnnxDeepFaceDrawing(opt).load_for_inference(opt)
     load_s = time.perf_counter() - t
     net = model.model
     sketches, latents, fmap = bench_inputs(opt, job["batch"])
     crops = crops_of(sketches, opt)
     refine = {p: 1.0 for p in PARTS}
+    face = DFDInference(model, opt)              # the whole pass as demo.py runs it
+    inputs = [face.prepare(s, normalise=False)[0] for s in sketches]
     g_feed = {"feature_map": fmap}
     if opt.appearance_dim:
         g_feed["code"] = np.zeros((job["batch"], opt.appearance_dim), np.float32)
@@ -159,7 +162,7 @@ def _onnx_dfd(job):
              "G": lambda: net["generator"](**g_feed),
              "networks": lambda: model.generate({p: model.encode_crops(p, crops[p])
                                                  for p in PARTS}),
-             "pass": lambda: model.convert(sketches, opt.k, refine, "all")}
+             "pass": lambda: face(inputs, k=opt.k, refine=refine, gender="all")}
     run = _timer(job)
     times = {"pass": run(calls.pop("pass"))}
     rss_pass = rss_mb()
@@ -191,7 +194,9 @@ def _dfd_diffs(job, opt, model):
 
 def _onnx_sp(job):
     from evaluation.benchmark.sp import sp_options
+    from models.inference import Appearance
     from models.onnx_runtime.sp import OnnxSPEmbedding
+    from models.sp_embedding.inference import SPInference
     opt = sp_options(job["config"])
     opt.params, opt.backend, opt.gpu = job["dir"], "onnx", "off"
     t = time.perf_counter()
@@ -201,12 +206,14 @@ def _onnx_sp(job):
     labels, y, z, codes = sp_inputs(opt, job["batch"])
     from models.sp_embedding.inputs import one_hot
     x = one_hot(labels, opt.label_nc)
+    face = SPInference(model, opt)               # the whole pass as demo.py runs it
+    inputs, look = [{"labels": lab} for lab in labels], Appearance.of_photos(list(y))
     calls = {"E_c": lambda: net["encoder_sketch_coarse"](sketch=x),
              "E_s": lambda: net["encoder_sketch_fine"](sketch=x),
              "E_a": lambda: net["encoder_face_fine"](photo=y),
              "M": lambda: net["mapping"](z=z),
              "G": lambda: net["generator"](wplus=codes),
-             "pass": lambda: model.generate(model.encode(labels, y))}
+             "pass": lambda: face(inputs, look)}
     run = _timer(job)
     times = {"pass": run(calls["pass"])}
     rss_pass = rss_mb()

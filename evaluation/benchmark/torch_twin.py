@@ -1,5 +1,5 @@
 """The encoders, FM decoders and generator of DeepFaceDrawing written in
-PyTorch, with the parameter names of models/networks.py, so the same seeded
+PyTorch, with the parameter names of models/deepfacedrawing/networks.py, so the same seeded
 weights load into both and the peer's outputs can be checked against ours.
 
 torch is passed in by the caller (``import torch`` happens in the peer's

@@ -5,7 +5,7 @@ appearance encoder; the feature banks as .npy in the authors' names."""
 
 import os
 
-from models import checkpoint as ckpt
+from models.deepfacedrawing import checkpoint as ckpt
 from models.onnx_export.emitters import emit, jittor_forward
 from models.onnx_export.graph import BATCH
 from util.components import (BOXES_512, GENDERS, PART_NAMES, PASTE_ORDER, nose_paste_rows,
@@ -16,7 +16,7 @@ def export_dfd(opt, exporter, config):
     """Load ``opt.params`` strictly, write its networks and banks through
     ``exporter``; returns the manifest's method-specific entries."""
     from models import create_model
-    model = create_model("sketch2face", opt)
+    model = create_model("deepfacedrawing", opt)
     model.load(opt.params)                     # strict; sets eval mode
     n, d = opt.image_size, opt.latent_dim
     boxes = scaled_boxes(n)

@@ -186,43 +186,43 @@ def _modulated_norm(g, net, x, code=None, **_):
     return g.op("Add", g.op("Mul", y, gamma), g.op("Reshape", beta, shape))
 
 
-# ======================================================== DeepFaceDrawing (models/networks.py)
-@emits("models.networks:ResnetBlock")
+# ======================================================== DeepFaceDrawing (models/deepfacedrawing/networks.py)
+@emits("models.deepfacedrawing.networks:ResnetBlock")
 def _resnet_block(g, net, x, **ctx):
     return g.op("Add", x, child(g, net, "conv_block", x, **ctx))
 
 
-@emits("models.networks:DownBlock")
+@emits("models.deepfacedrawing.networks:DownBlock")
 def _down_block(g, net, x, **ctx):
     for name in ("conv", "bn", "relu"):
         x = child(g, net, name, x, **ctx)
     return x
 
 
-@emits("models.networks:UpBlock")
+@emits("models.deepfacedrawing.networks:UpBlock")
 def _up_block(g, net, x, **ctx):
     return child(g, net, "conv", x, **ctx)
 
 
-@emits("models.networks:ComponentEncoder")
+@emits("models.deepfacedrawing.networks:ComponentEncoder")
 def _component_encoder(g, net, x, **_):
     h = g.op("Flatten", child(g, net, "conv", x), axis=1)
     return child(g, net, "fc_mu", h)
 
 
-@emits("models.networks:LatentDecoder")
+@emits("models.deepfacedrawing.networks:LatentDecoder")
 def _latent_decoder(g, net, z, **_):
     h = child(g, net, "fc", z)
     h = g.op("Reshape", h, g.ints([-1, net.top, net.grid, net.grid]))
     return child(g, net, "conv", h)
 
 
-@emits("models.networks:GlobalGenerator")
+@emits("models.deepfacedrawing.networks:GlobalGenerator")
 def _global_generator(g, net, x, code=None, **_):
     return child(g, net, "model", x, code=code)
 
 
-@emits("models.networks:AppearanceEncoder")
+@emits("models.deepfacedrawing.networks:AppearanceEncoder")
 def _appearance_encoder(g, net, photo, **_):
     h = ops.spatial_mean(g, child(g, net, "conv", photo), keepdims=False)
     return child(g, net, "mu", h)

@@ -5,7 +5,7 @@
 * ``session``: the networks as ONNX Runtime sessions;
 * ``dfd`` and ``sp``: the two methods' inference models, with the same
   interface as the Jittor ones (``convert``, ``notes``, ...), built on the
-  same NumPy pipelines (``models/dfd_pipeline.py``,
+  same NumPy pipelines (``models/deepfacedrawing/pipeline.py``,
   ``models/sp_embedding/pipeline.py``), so ``demo.py --backend onnx`` runs
   the same jobs, input pipeline and options.
 

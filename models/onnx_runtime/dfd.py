@@ -1,19 +1,19 @@
 """DeepFaceDrawing on its exported networks (ONNX Runtime, no Jittor): the
-pass of ``models/dfd_pipeline.py`` with the encoders, sketch decoders, FM
+pass of ``models/deepfacedrawing/pipeline.py`` with the encoders, sketch decoders, FM
 decoders, generator and appearance encoder as ONNX graphs, the feature
 banks read from the exported .npy files."""
 
 import numpy as np
 
-from models.dfd_pipeline import DFDPipeline, paste_feature_maps
-from models.manifold import load_bank
+from models.deepfacedrawing.manifold import load_bank
+from models.deepfacedrawing.pipeline import DFDPipeline, paste_feature_maps
 from models.onnx_runtime.manifest import check_options
 from models.onnx_runtime.session import ExportedModel
 from util.arrays import photo_to_array
 from util.components import PART_NAMES, pipeline_parts
 
 
-class OnnxSketch2Face(DFDPipeline):
+class OnnxDeepFaceDrawing(DFDPipeline):
     def __init__(self, opt):
         self.opt = opt
         self.root = None

@@ -26,9 +26,9 @@ HOW_TO_EXPORT = "make one with `python scripts/export_onnx.py --params CHECKPOIN
 
 
 def _error(msg):
-    """A ``models.checkpoint.CheckpointError`` (imported on use: this module
+    """A ``models.files.CheckpointError`` (imported on use: this module
     is read before the entry point has checked its dependencies)."""
-    from models.checkpoint import CheckpointError as error
+    from models.files import CheckpointError as error
     return error(msg)
 
 

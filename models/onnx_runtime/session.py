@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from models.checkpoint import CheckpointError
+from models.files import CheckpointError
 from models.onnx_runtime.manifest import read_manifest, verify_files
 from util.cli import UsageError
 

@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 
-from models.checkpoint import CheckpointError
+from models.files import CheckpointError
 from models.onnx_runtime.manifest import check_options
 from models.onnx_runtime.session import ExportedModel
 from models.sp_embedding import inputs

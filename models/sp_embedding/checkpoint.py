@@ -21,8 +21,7 @@ import os
 
 import numpy as np
 
-from models.checkpoint import (CheckpointError, check_names_and_shapes, read_params,
-                               write_params)
+from models.files import CheckpointError, check_names_and_shapes, read_params, write_params
 from models.torch_file import TorchArchive, is_tensor, write_torch_file
 
 FOLDER = "SPEmbedding"
@@ -283,9 +282,4 @@ def write_stylegan2(path, generator, latent_avg, discriminator=None):
     if discriminator is not None:
         obj["d"] = _torch_state(discriminator)
     write_torch_file(path, obj)
-
-
-def is_torch_checkpoint(path):
-    """True for a file (an authors' .pt or a StyleGAN2 file), False for a folder."""
-    return os.path.isfile(path)
 

@@ -64,7 +64,7 @@ def load_prior(path=PRIOR_PATH):
     except ImageError:
         arr = None
     if arr is None or arr.shape != (CANONICAL_SIZE, CANONICAL_SIZE):
-        from models.checkpoint import CheckpointError
+        from models.files import CheckpointError
         raise CheckpointError(f"{path}: missing or not a {CANONICAL_SIZE}x{CANONICAL_SIZE} "
                               f"label prior (make it with `python scripts/make_label_prior.py`)")
     return arr
@@ -127,7 +127,7 @@ def make_labeler(opt, root):
     path = labeler_path(root) if root and os.path.isdir(root) else None
     if kind == "network" or (kind == "auto" and path and os.path.isfile(path)):
         from models.base_model import load_network
-        from models.checkpoint import CheckpointError
+        from models.files import CheckpointError
         if not path or not os.path.isfile(path):
             raise CheckpointError(f"--labeler network: {path or root} has no stroke labeller "
                                   f"(train one with --stage labeler, or use --labeler regions)")

@@ -1,7 +1,7 @@
 """The sketch embedding's pass around its networks, in NumPy (no Jittor):
-the same for the Jittor model (``models/SPEmbedding_Model.py``) and the
-ONNX runtime (``models/onnx_runtime/sp.py``), which differ only in how the
-networks run.
+the same for the Jittor model (``model.py``) and the ONNX runtime
+(``models/onnx_runtime/sp.py``), which differ only in how the networks run;
+what callers use is ``inference.py``.
 
     label map -> one-hot -> W+ code (encoders, mapping, latent_avg) ->
     generator -> truncating uint8 (-> 256 px when asked)
@@ -13,7 +13,6 @@ appearance, z, mix)`` (W+ codes, numpy) and ``generate(codes)`` (images
 
 import numpy as np
 
-from models.sp_embedding import inputs
 from util.arrays import random_look
 
 
@@ -68,41 +67,6 @@ class SPPipeline:
     def convert(self, labels, appearance=None, z=None, mix=None, resize=False):
         codes = self.encode(labels, appearance, z, mix)
         return self.synthesize(codes, resize), codes
-
-    def convert_drawing(self, gray, reference=None, seed=0):
-        """One plain sketch (uint8 512 x 512, black on white) -> (face uint8
-        (N, N, 3), label map (512, 512)): labelled by the model's labeller,
-        with the appearance of ``reference`` (a PIL image) or, without one,
-        the random appearance of ``seed``. What the drawing app calls."""
-        labels512 = self.labeler(gray)
-        labels = inputs.resize_labels(labels512, self.opt.encoder_size)[None]
-        if reference is not None:
-            look = inputs.appearance_array(reference, self.opt.encoder_size)[None]
-            faces, _ = self.convert(labels, look)
-        else:
-            faces, _ = self.convert(labels, z=self.random_z(seed, 1))
-        return faces[0], labels512
-
-    def faces(self, sketches, opt, references=None, seed=None, key=0):
-        """uint8 faces (B, N, N, 3) of plain sketches (B, S, S) uint8 (labelled
-        by the model's labeller at 512 first), with the appearance of reference
-        photos (B, H, W, 3) uint8, else the random one of (seed or 0, key):
-        the same call as DeepFaceDrawing's, for evaluation and comparisons."""
-        from PIL import Image
-        labels = []
-        for sketch in sketches:
-            gray = Image.fromarray(np.asarray(sketch, np.uint8))
-            if gray.size != (512, 512):
-                gray = gray.resize((512, 512), Image.BILINEAR)
-            labels.append(inputs.resize_labels(self.labeler(np.asarray(gray)),
-                                               self.opt.encoder_size))
-        labels = np.stack(labels)
-        if references is not None:
-            looks = np.stack([inputs.appearance_array(Image.fromarray(r), self.opt.encoder_size)
-                              for r in references])
-            return self.convert(labels, looks)[0]
-        z = self.random_z(0 if seed is None else seed, len(labels), key)
-        return self.convert(labels, z=z)[0]
 
     def random_z(self, seed, batch, key=0):
         """The latent (the same for all ``batch`` rows, B x D) of the random

@@ -1,0 +1,63 @@
+"""metrics.md: the tables of an evaluation's results (``evaluation/run.py``
+writes them beside metrics.json)."""
+
+
+def fmt(v):
+    if isinstance(v, float):
+        return "inf" if v == float("inf") else f"{v:.4g}"
+    return str(v)
+
+
+def markdown(results):
+    """Overall table (rows: sets) and per-part table."""
+    sets = results["sets"]
+    cols = ["n", "l1", "psnr", "ssim", "vgg", "fid", "kid", "likeness_top1", "likeness_top5",
+            "chamfer", "edge_f1", "line_chamfer", "line_f1", "target_edge_f1", "to_clean",
+            "diversity", "semantic_miou", "hair_iou"]
+    cols = [c for c in cols if any(c in s for s in sets.values())]
+    opts = results["options"]
+    knobs = ", ".join(f"{k}={opts[k]}" for k in ("k", "refine", "gender") if k in opts)
+    lines = [f"# {results['label']}", "",
+             f"{results['method']} checkpoint `{results['params']}`"
+             f"{'; ' + knobs if knobs else ''}; test set {results['test_set']} at "
+             f"{opts['image_size']} px (model {opts['model_size']} px).", "",
+             results["feature_note"], ""]
+    if "normalised" in results:
+        changed = ", ".join(f"{name} {n} of {sets[name]['n']}"
+                            for name, n in results["normalised"].items())
+        lines += [f"Sketches normalised (data/sketch_norm.py; --no_sketch_norm keeps them as "
+                  f"drawn): {changed} changed.", ""]
+    lines += ["| set | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    rows = list(sets.items())
+    if results.get("gap"):
+        rows.append(("rough - clean", results["gap"]))
+    for name, s in rows:
+        lines.append(f"| {name} | " + " | ".join(fmt(s.get(c, "")) for c in cols) + " |")
+    if "line_f1" in cols:
+        lines += ["", "chamfer and edge_f1 score the output's edges against the input strokes; "
+                  "line_chamfer and line_f1 against the face's clean lines (equal on the clean "
+                  "set); target_edge_f1 is the target photo's own edge_f1, the set's ceiling."]
+    app = results.get("appearance")
+    if app:
+        regions = list(app["to_reference"])
+        lines += ["", "Appearance control (clean set; each face with its neighbour's photo as the "
+                  "reference): mean RGB distance (0-255) of each region to the reference's.", "",
+                  "| faces | " + " | ".join(regions) + " |", "|---" * (len(regions) + 1) + "|"]
+        for key, label in (("to_reference", "with the reference"),
+                           ("without_reference", "without (mean look)"),
+                           ("own_photo", "their own photos (chance)")):
+            lines.append(f"| {label} | " + " | ".join(fmt(app[key][r]) for r in regions) + " |")
+        lines += ["", f"Look diversity (mean L1 between random looks of one sketch): "
+                      f"{fmt(app['look_diversity'])}"]
+    part_keys = sorted({k for s in sets.values() for k in s if "/" in k})
+    if part_keys:
+        parts = sorted({k.split("/")[0] for k in part_keys}, key=lambda p: p)
+        metrics = sorted({k.split("/")[1] for k in part_keys})
+        lines += ["", "Per part (inside the component boxes):", "",
+                  "| set | part | " + " | ".join(metrics) + " |",
+                  "|---" * (len(metrics) + 2) + "|"]
+        for name, s in sets.items():
+            for p in parts:
+                lines.append(f"| {name} | {p} | " + " | ".join(
+                    fmt(s.get(f"{p}/{m}", "")) for m in metrics) + " |")
+    return "\n".join(lines) + "\n"

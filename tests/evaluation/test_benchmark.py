@@ -1,0 +1,260 @@
+"""scripts/benchmark.py and evaluation/benchmark: the FLOP counter against
+the reference figures, and a smoke run of the whole benchmark (tables
+complete, numbers positive, the saved run reported the same).
+
+No timing is asserted here: the speed targets belong in the benchmark's
+output (docs/benchmarks.md), not in tests that run on any machine under any
+load."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from evaluation.benchmark import flops, inputs, workers
+from evaluation.benchmark.flops import REFERENCE_GFLOP, count_flops, model_flops
+from tests.conftest import ROOT
+from util.jittor_env import get_jittor
+
+jt = get_jittor()
+SCRIPT = os.path.join(ROOT, "scripts", "benchmark.py")
+
+
+# ---------------------------------------------------------------- FLOP counter
+def test_flops_of_the_official_networks_match_the_reference(official_opt):
+    """Issue 6: encoders 23, FM decoders 163, G 376 GFLOP per 512x512 sketch."""
+    f = model_flops(official_opt, batch=1)
+    for key, ref in REFERENCE_GFLOP.items():
+        assert abs(f[key] / 1e9 - ref) <= 0.5, (key, f[key] / 1e9, ref)
+    assert f["networks"] == f["encoders"] + f["fm"] + f["G"]
+    assert 555e9 < f["pass"] < 565e9                      # "about 560 GFLOP"
+
+
+def test_flops_scale_with_the_batch(tiny_opt):
+    one, eight = model_flops(tiny_opt, 1), model_flops(tiny_opt, 8)
+    assert all(eight[k] == 8 * one[k] for k in one)
+    assert one["shadows"] == one["sketch_decoders"] * tiny_opt.k
+
+
+def test_flops_of_single_layers():
+    from jittor import nn
+    conv = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+    assert count_flops(conv, (2, 3, 16, 16)) == (2 * 2 * 8 * 8 * 8 * 3 * 9, (2, 8, 8, 8))
+    # a transposed conv: every input pixel meets every weight once
+    up = nn.ConvTranspose(8, 4, 4, stride=2, padding=1)
+    assert count_flops(up, (1, 8, 5, 5)) == (2 * 5 * 5 * 8 * 4 * 16, (1, 4, 10, 10))
+    up3 = nn.ConvTranspose(8, 4, 3, stride=2, padding=1, output_padding=1)
+    assert count_flops(up3, (1, 8, 5, 5))[1] == (1, 4, 10, 10)
+    lin = nn.Linear(12, 5)
+    assert count_flops(lin, (3, 3, 2, 2)) == (2 * 3 * 12 * 5, (3, 5))     # flattens
+    seq = nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(2, 2, 3), nn.ReLU())
+    assert count_flops(seq, (1, 2, 6, 6)) == (2 * 2 * 2 * 9 * 36, (1, 2, 6, 6))
+    with pytest.raises(ValueError, match="channels"):
+        count_flops(conv, (1, 4, 16, 16))
+
+
+def test_flops_of_the_discriminator_follow_its_scales():
+    from models.deepfacedrawing.networks import MultiscaleDiscriminator, NLayerDiscriminator
+    d1 = NLayerDiscriminator(4, 16, 3)
+    f1, _ = count_flops(d1, (1, 4, 64, 64))
+    f2, _ = count_flops(d1, (1, 4, 32, 32))
+    two = MultiscaleDiscriminator(4, 16, 3, num_D=2)
+    total, outs = count_flops(two, (1, 4, 64, 64))
+    assert f1 > 0 and len(outs) == 2
+    assert total > f1 and abs(total - (f1 + f2)) < 0.2 * f2      # the second sees 1/4 the pixels
+
+
+def test_an_unknown_heavy_layer_is_an_error_not_zero():
+    from jittor import nn
+
+    class Odd(nn.Module):
+        def __init__(self):
+            self.kernel = jt.ones((4, 4))
+
+        def execute(self, x):
+            return x @ self.kernel
+
+    with pytest.raises(ValueError, match="does not know Odd"):
+        count_flops(Odd(), (1, 4))
+
+
+def test_seeded_weights_are_the_same_everywhere():
+    a = inputs.seeded_weights({"model.1.weight": (4, 3, 3, 3), "bn.running_var": (4,)}, seed=5)
+    b = inputs.seeded_weights({"bn.running_var": (4,), "model.1.weight": (4, 3, 3, 3)}, seed=5)
+    assert all((a[k] == b[k]).all() for k in a)
+    assert (a["bn.running_var"] > 0).all() and a["model.1.weight"].dtype.name == "float32"
+
+
+def test_training_flops_add_the_discriminator(tmp_path):
+    from options.train_options import TrainOptions
+    opt = TrainOptions().parse(["--stage", "combine", "--preset", "tiny",
+                                "--checkpoints_dir", str(tmp_path)])
+    f = flops.training_flops(opt, batch=2)
+    base = model_flops(opt, batch=2)
+    assert (f["fm"], f["G"]) == (base["fm"], base["G"]) and f["D"] > 0
+
+
+class Gram(jt.nn.Module):
+    """A layer the counter knows only once a counter is registered for it."""
+
+    def __init__(self, n):
+        self.kernel = jt.ones((n, n))
+
+    def execute(self, x):
+        return x @ self.kernel
+
+
+def test_a_network_family_adds_its_layers_with_a_counter(monkeypatch):
+    monkeypatch.setattr(flops, "_COUNTERS", dict(flops._COUNTERS))
+    monkeypatch.setattr(flops, "_RESOLVED", {})
+    seq = jt.nn.Sequential(Gram(4), jt.nn.ReLU())
+    with pytest.raises(ValueError, match="does not know Gram"):
+        count_flops(seq, (2, 4))
+
+    @flops.counts(f"{__name__}:Gram")
+    def gram(net, shape):
+        return 2 * shape[0] * net.kernel.shape[0] * net.kernel.shape[1], shape
+
+    assert count_flops(seq, (2, 4)) == (2 * 2 * 4 * 4, (2, 4))
+
+
+def test_the_plan_and_the_peer_import_no_framework():
+    """The plan's process and the PyTorch peer's modules leave Jittor alone
+    (and torch: it is imported by the peer's worker only)."""
+    code = ("import sys\n"
+            "import evaluation.benchmark.report, evaluation.benchmark.workers\n"
+            "import evaluation.benchmark.torch_twin, evaluation.benchmark.torch_worker\n"
+            "import evaluation.benchmark.jittor_workers\n"
+            "print(sorted(m for m in ('jittor', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_failed_worker_is_an_error_result_not_an_exception():
+    res = workers.run_worker("no_such_measurement", {}, timeout=300)
+    assert set(res) == {"error"} and "exit status 1" in res["error"]
+    assert "KeyError" in res["error"]
+
+
+# ---------------------------------------------------------------- the whole benchmark
+def markdown_tables(text):
+    """{first header cell tuple: [rows as lists of cells]} of every table."""
+    tables, current = {}, None
+    for line in text.splitlines():
+        if not line.startswith("|"):
+            current = None
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if current is None:
+            current = tuple(cells)
+            tables[current] = []
+        elif not all(set(c) <= {"-"} for c in cells):
+            tables[current].append(cells)
+    return tables
+
+
+def positive(cell):
+    return float(cell) > 0
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    raw = str(tmp_path_factory.mktemp("bench") / "raw.json")
+    env = dict(os.environ, PYTHONPATH=ROOT, DFD_GPU="off")
+    res = subprocess.run([sys.executable, SCRIPT, "--quick", "--gpu", "off", "--json", raw],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout, raw
+
+
+LATENCY = ("config", "batch", "network", "GFLOP", "median ms", "GFLOP/s", "floor ms",
+           "x floor", "PyTorch ms", "ours / PyTorch")
+
+
+@pytest.mark.slow
+def test_quick_run_prints_the_latency_table(quick_run):
+    out, _ = quick_run
+    assert "## Latency on cpu" in out
+    rows = markdown_tables(out)[LATENCY]
+    names = [r[2] for r in rows]
+    assert names == ["encoders (5)", "FM decoders (5)", "generator G", "all networks",
+                     "sketch-to-face pass", "pass + shadows"]
+    for r in rows:
+        assert r[0] == "tiny" and r[1] == "1"
+        assert all(positive(c) for c in r[3:8]), r
+        if r[8] != "-":                             # the PyTorch peer, when torch is here
+            assert positive(r[8]) and positive(r[9])
+
+
+def test_quick_run_reports_rate_flops_breakdown_memory_and_targets(quick_run):
+    out, raw = quick_run
+    tables = markdown_tables(out)
+    rate = tables[("device", "when", "product", "GFLOP/s")]
+    assert {r[1] for r in rate} >= {"start", "end"} and all(positive(r[3]) for r in rate)
+    assert re.search(r"Floor on cpu: FLOPs / [0-9.]+ GFLOP/s", out)
+    flops = tables[("config", "encoders (5)", "FM decoders (5)", "G", "pass",
+                    "shadows (K decodes x 5)")]
+    assert flops[0][0] == "tiny" and all(positive(c) for c in flops[0][1:])
+    stages = [t for k, t in tables.items() if k[:3] == ("device", "config", "batch")
+              and "first call" in k][0]
+    assert all(positive(c) for c in stages[0][3:])
+    memory = tables[("device", "config", "what", "batch", "MB after building", "peak MB",
+                     "fits 4 GB", "notes")]
+    what = {r[2]: r for r in memory}
+    assert positive(what["inference"][5]) and what["inference"][6] == "yes"
+    assert positive(what["training step (combine)"][5])
+    assert "NON-FINITE" not in what["training step (combine)"][7]
+    assert "## Targets" in out and "x the floor (target <= 2x)" in out
+    assert os.path.getsize(raw) > 0
+
+
+def test_the_saved_run_reports_the_same_tables(quick_run):
+    out, raw = quick_run
+    res = subprocess.run([sys.executable, SCRIPT, "--report", raw], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout == out
+
+
+def test_sketch_embedding_flops_match_the_reference_counts():
+    """At the authors' size the analytic counts equal PyTorch's flop counter on
+    their modules (the reference notes: E_c/E_s 146.396, E_a 144.962,
+    G 150.766 GFLOP, the whole forward 588.525)."""
+    from evaluation.benchmark.sp import sp_flops, sp_options
+    f = {k: v / 1e9 for k, v in sp_flops(sp_options("official")).items()}
+    assert round(f["E_c_authors"], 3) == round(f["E_s"], 3) == 146.396
+    assert round(f["E_a"], 3) == 144.962 and round(f["G"], 3) == 150.766
+    assert round(f["M"], 3) == 0.004
+    assert round(f["E_c_authors"] + f["E_s"] + f["E_a"] + f["M"] + f["G"], 2) == 588.52
+    assert f["E_c"] < 0.5 * f["E_c_authors"]         # we compute head 0 only
+
+
+ONNX_TABLE = ("method", "config", "batch", "network", "Jittor ms", "ONNX Runtime ms",
+              "ONNX Runtime / Jittor", "max diff to Jittor")
+
+
+def test_quick_run_times_onnx_runtime_beside_jittor(quick_run):
+    """Both methods exported and timed under ONNX Runtime on the same weights,
+    each row beside Jittor's, with the output difference."""
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    out, _ = quick_run
+    rows = markdown_tables(out)[ONNX_TABLE]
+    assert [(r[0], r[3]) for r in rows] == [
+        ("deepfacedrawing", n) for n in ("encoders (5)", "FM decoders (5)", "generator G",
+                                         "all networks", "sketch-to-face pass")] + [
+        ("sp_embedding", n) for n in ("W encoder E_c", "sketch encoder E_s",
+                                      "appearance encoder E_a", "mapping network",
+                                      "generator G", "sketch + photo -> face")]
+    for r in rows:
+        assert r[1] == "tiny" and r[2] == "1" and all(positive(c) for c in r[4:7]), r
+        if r[3] == "sketch-to-face pass":
+            assert r[7] in ("0 grey levels", "1 grey level"), r
+        else:
+            assert float(r[7]) < 1e-3, r
+    assert re.search(r"deepfacedrawing, tiny, batch 1: the pass takes [0-9.]+x Jittor's time",
+                     out)
