@@ -33,9 +33,26 @@ TRAIN_STROKE_WIDTH_PX = {128: 1.32, 256: 1.29, 512: 3.48}
 # off the bottom edge in every training sketch: a head drawn alone is
 # smaller and higher without being misplaced). ``size`` is the geometric
 # mean of the width and height of the strokes' bounding box.
-FACE_CENTRE_X = (0.465, 0.500)
-FACE_CENTRE_Y = (0.430, 0.560)
-FACE_SIZE = (0.690, 0.980)
+PROCEDURAL_CENTRE_X = (0.465, 0.500)
+PROCEDURAL_CENTRE_Y = (0.430, 0.560)
+PROCEDURAL_SIZE = (0.690, 0.980)
+# The same for the real faces' training sketches (data/photo_sketch.py;
+# CelebAMask-HQ train ids, every 9th of 0..4499, drawn whole and without
+# hair, neck and shoulders, or both; 5th to 95th percentile): real faces
+# turn and fill the frame, so they spread wider (their eyes, aligned onto
+# the layout, do not: a face without its hair is both smaller and lower). The bundled models were
+# trained on them. Measured on 2026-12-06; the data is not in the
+# repository, so the tests check only that these ranges hold the
+# procedural ones.
+REAL_CENTRE_X = (0.367, 0.625)
+REAL_CENTRE_Y = (0.469, 0.672)
+REAL_SIZE = (0.555, 1.000)
+# What a sketch may span without being moved: both kinds of training sketch.
+FACE_CENTRE_X = (min(PROCEDURAL_CENTRE_X[0], REAL_CENTRE_X[0]),
+                 max(PROCEDURAL_CENTRE_X[1], REAL_CENTRE_X[1]))
+FACE_CENTRE_Y = (min(PROCEDURAL_CENTRE_Y[0], REAL_CENTRE_Y[0]),
+                 max(PROCEDURAL_CENTRE_Y[1], REAL_CENTRE_Y[1]))
+FACE_SIZE = (min(PROCEDURAL_SIZE[0], REAL_SIZE[0]), max(PROCEDURAL_SIZE[1], REAL_SIZE[1]))
 
 # --- when to act ---
 # stroke width

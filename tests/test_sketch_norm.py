@@ -74,9 +74,34 @@ def test_face_extent_ranges_are_the_generators():
     faces 0..59 drawn whole and without hair, neck and shoulders, or both."""
     extents = np.array([face_extent(procedural(i, 128, parts))
                         for parts in LEFT_OUT for i in range(60)])
-    for k, bounds in enumerate((sn.FACE_CENTRE_X, sn.FACE_CENTRE_Y, sn.FACE_SIZE)):
+    for k, bounds in enumerate((sn.PROCEDURAL_CENTRE_X, sn.PROCEDURAL_CENTRE_Y,
+                                sn.PROCEDURAL_SIZE)):
         assert extents[:, k].min() == pytest.approx(bounds[0], abs=0.01), k
         assert extents[:, k].max() == pytest.approx(bounds[1], abs=0.01), k
+    # what is left alone spans both the procedural and the real training sketches
+    for kind in ("CENTRE_X", "CENTRE_Y", "SIZE"):
+        lo, hi = getattr(sn, f"FACE_{kind}")
+        for src in ("PROCEDURAL", "REAL"):
+            a, b = getattr(sn, f"{src}_{kind}")
+            assert lo <= a <= b <= hi, (kind, src)
+
+
+def test_real_training_sketches_pass_unchanged(tmp_path):
+    """Sketches of real faces drawn the training way (a stand-in face of the
+    CelebAMask-HQ layout) need no normalisation."""
+    from data.celeba import LabelMaps, alignment_matrix, read_pair, warp_pair
+    from data.photo_sketch import render_strokes, sketch_strokes
+    from tests.test_celeba import make_standin
+    root = str(tmp_path / "c")
+    make_standin(root, n=3, size=256)
+    maps = LabelMaps(root)
+    for i in range(3):
+        photo, labels = read_pair(os.path.join(root, "CelebA-HQ-img", f"{i}.jpg"), maps, str(i))
+        ops = sketch_strokes(*warp_pair(photo, labels, alignment_matrix(labels), 512))
+        for style in ("clean", "overdrawn"):
+            sketch = render_strokes(ops, 128, style, i)[0]
+            out, notes = normalise_sketch(sketch)
+            assert notes == [] and out is sketch, (i, style, notes)
 
 
 def test_other_sizes_scale_the_nearest_width():
@@ -185,25 +210,33 @@ def test_a_small_face_in_a_corner_is_moved_back():
     ious = []
     for i in range(8):
         sketch = procedural(i)
-        out, notes = normalise_sketch(shrunk_into_corner(sketch))
+        out, notes = normalise_sketch(shrunk_into_corner(sketch, 0.5))
         ious.append(box_iou(stroke_extent(out), stroke_extent(sketch)))
         moved = [n for n in notes if "component layout" in n]
         assert len(moved) == 1 and notes[0] == moved[0], notes
         assert moved[0].startswith("the face was moved onto the component layout (scaled 1.")
-        assert "x, shifted +2" in moved[0] and moved[0].endswith(" px)")
+        assert "x, shifted +3" in moved[0] and moved[0].endswith(" px)")
         # scaling up widens the strokes; the width step may then thin them back
         assert all(n.startswith("strokes thinned") for n in notes[1:]), notes
-    assert np.median(ious) > 0.8 and min(ious) > 0.65, ious
+    # (the real training faces spread wider than these: the fit lands in the
+    # middle of both, a little smaller than a procedural face)
+    assert np.median(ious) > 0.7 and min(ious) > 0.55, ious
 
 
 def test_an_off_centre_face_is_shifted_without_scaling():
     sketch = procedural(2, leave_out=("neck", "body"))    # a head: it does not reach the edge
     shifted = np.full_like(sketch, 255)
     assert (sketch[:, -12:] == 255).all()
-    shifted[:, 12:] = sketch[:, :-12]                     # 9% to the right, nothing cut off
+    shifted[:, 12:] = sketch[:, :-12]                     # 9% to the right: real faces
+    assert normalise_sketch(shifted)[1] == []             # in training lie there too
+    sketch = np.asarray(face_sketch(128))                 # a narrower face: room to move
+    left = np.nonzero((sketch < 255).any(axis=0))[0].min()
+    assert left >= 24
+    shifted = np.full_like(sketch, 255)
+    shifted[:, :-24] = sketch[:, 24:]                     # 19% to the left, nothing cut off
     out, notes = normalise_sketch(shifted)
     assert len(notes) == 1, notes
-    assert notes[0].startswith("the face was moved onto the component layout (shifted -1")
+    assert notes[0].startswith("the face was moved onto the component layout (shifted +")
     assert notes[0].endswith(",+0 px)")                   # its height was right: kept
     x0, y0, x1, y1 = stroke_extent(out)
     ox0, oy0, ox1, oy1 = stroke_extent(sketch)
