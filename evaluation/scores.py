@@ -81,8 +81,10 @@ class FeatureNet:
 def identity_descriptors(taps_batches, grid=8):
     """One vector per image from its VGG taps, for telling faces apart: each
     layer's features normalised per pixel across channels (as LPIPS does),
-    averaged onto a ``grid`` x ``grid`` layout, flattened and scaled so that
-    every layer weighs the same."""
+    averaged onto a ``grid`` x ``grid`` layout (the face's layout is part of
+    who it is), flattened and divided by the grid's side: averaged unit
+    vectors, so every layer's part has a length of at most 1, whatever its
+    width."""
     out = []
     for taps in taps_batches:
         parts = []
@@ -92,7 +94,7 @@ def identity_descriptors(taps_batches, grid=8):
             g = min(grid, h)
             t = t[:, :, :h - h % g, :w - w % g].reshape(n, c, g, h // g, g, w // g).mean((3, 5))
             flat = t.reshape(n, -1)
-            parts.append(flat / np.sqrt(flat.shape[1]))
+            parts.append(flat / g)
         out.append(np.concatenate(parts, axis=1))
     return np.concatenate(out).astype(np.float64)
 

@@ -283,3 +283,49 @@ def test_hair_iou_counts_hair_given_to_a_bald_head():
     assert miou == pytest.approx((1.0 + 5 / 8) / 2)
     assert semantic_iou(parser_saying(bald), images, parsing, size)[1] == pytest.approx(0.5)
     assert semantic_iou(parser_saying(bald), images[1:], parsing[1:], size) == (1.0, 1.0)
+
+
+def test_likeness_counts_the_own_photo_among_the_nearest():
+    from evaluation.scores import identity_descriptors, likeness
+    rng = np.random.default_rng(0)
+    photos = rng.standard_normal((10, 6))
+    assert likeness(photos, photos) == {"likeness_top1": 1.0, "likeness_top5": 1.0}
+    shuffled = photos[np.roll(np.arange(10), 1)]            # every face looks like another one
+    assert likeness(shuffled, photos)["likeness_top1"] == 0.0
+    near = photos + 0.01 * rng.standard_normal(photos.shape)
+    assert likeness(near, photos)["likeness_top1"] == 1.0
+    # descriptors: per layer normalised, pooled to a grid, each layer weighing the same
+    taps = [[rng.random((3, 8, 16, 16)).astype(np.float32), rng.random((3, 16, 4, 4))]]
+    d = identity_descriptors(taps, grid=4)
+    assert d.shape == (3, 8 * 16 + 16 * 16)
+    np.testing.assert_allclose((d[:, :128] ** 2).sum(1), (d[:, 128:] ** 2).sum(1), rtol=0.3)
+
+
+@pytest.mark.parametrize("method", ["deepfacedrawing", "sp_embedding"])
+def test_evaluate_on_the_real_test_split_of_a_celebamask_folder(tiny_params, tmp_path, method):
+    """--test_set celeba: the faces of --test_ids aligned, drawn cleanly, roughly and in the
+    held-out style from their strokes, with their parsing maps; likeness scored."""
+    from tests.test_celeba import make_standin
+    root = str(tmp_path / "celeba")
+    make_standin(root, n=6, size=128)
+    params = tiny_params
+    extra = []
+    if method == "sp_embedding":
+        params = str(tmp_path / "sp")
+        assert run_script("scripts/make_random_params.py", [
+            "--method", "sp_embedding", "--preset", "tiny", "--output_size", "32",
+            "--style_dim", "64", "--encoder_width", "0.125", "--encoder_size", "32",
+            "--channel_max", "64", "--n_mlp", "2", "--break_layer", "4", "--out", params]) == 0
+        extra = ["--eval_size", "64"]
+    out = tmp_path / "eval"
+    assert run_script("scripts/evaluate.py", [
+        "--params", params, "--test_set", "celeba", "--dataroot", root, "--test_ids", "2-5",
+        "--n_test", "0", "--rough", "--hand_like", "--looks", "0", "--feature_net", "random",
+        "--no_images", "--results_dir", str(out)] + extra) == 0
+    res = json.loads((out / "metrics.json").read_text())
+    assert set(res["sets"]) == {"clean", "rough", "hand_like"}
+    for s in res["sets"].values():
+        assert s["n"] == 4
+        assert 0 <= s["likeness_top1"] <= s["likeness_top5"] <= 1
+        assert np.isfinite(s["line_f1"]) and np.isfinite(s["kid"])
+    assert "likeness_top5" in (out / "metrics.md").read_text()
