@@ -163,6 +163,8 @@ def score_set(opt, ts, outputs, features, reference, photo_desc, parser):
         if ts.photos is not None:        # every set with targets shares the clean photos
             for r, d in zip(rows, features.perceptual(taps_out, reference[1])):
                 r["vgg"] = d
+            for r, d in zip(rows, features.lpips(taps_out, reference[1]) or []):
+                r["lpips"] = d
             summary.update(scores.likeness(scores.identity_descriptors(taps_out), photo_desc))
     summary.update(scores.summarize(rows))
     return summary

@@ -5,8 +5,10 @@ A test set is sketches (uint8, black on white) with target photos, or
 without them (hand-drawn sketches). For each set the model's outputs are
 scored for
 
-* fidelity to the target: L1, PSNR, SSIM, and a VGG-feature perceptual
-  distance (pix2pixHD's weighted L1 over five relu layers);
+* fidelity to the target: L1, PSNR, SSIM, a VGG-feature perceptual
+  distance (pix2pixHD's weighted L1 over five relu layers) and LPIPS*
+  (LPIPS-VGG v0.1's heads over the project's VGG16, when the heads file
+  ``params/lpips_vgg_v0.1.npz`` is there);
 * distribution quality: FID and KID between the outputs' and the target
   photos' pooled features (on VGG16 unless the caller gives another
   network: NOT comparable with published, Inception-based FID);
@@ -37,6 +39,8 @@ drawing app; off with --no_sketch_norm), and the normalised sketches are
 what the model gets, what faithfulness is scored against and what is saved.
 """
 
+import os
+
 import numpy as np
 
 from evaluation import metrics
@@ -48,11 +52,13 @@ class FeatureNet:
     """VGG features of uint8 RGB images: pooled (for FID/KID) and the
     perceptual distance between two images."""
 
-    def __init__(self, vgg, fid_net=None):
+    def __init__(self, vgg, fid_net=None, heads=None):
         from models.vgg import PERCEPTUAL_WEIGHTS
         self.vgg = vgg
         self.fid_net = fid_net       # Inception for FID/KID; None: the VGG's last layer
         self.weights = PERCEPTUAL_WEIGHTS
+        # LPIPS-VGG v0.1 heads (lin0..lin4, 1 x C x 1 x 1) for LPIPS*, or None
+        self.heads = heads
 
     def pooled_and_taps(self, images, batch=8):
         """(pooled features (N, D) float64, per-batch lists of VGG taps)."""
@@ -74,6 +80,24 @@ class FeatureNet:
         for ta, tb in zip(taps_a, taps_b):
             d = sum(w * np.abs(a - b).mean(axis=(1, 2, 3))
                     for w, a, b in zip(self.weights, ta, tb))
+            out.extend(float(v) for v in d)
+        return out
+
+    def lpips(self, taps_a, taps_b):
+        """Per-image LPIPS* (``training/lpips.py``: the LPIPS-VGG v0.1 heads over
+        this VGG16's relu1_2 .. relu5_3 taps; every feature vector divided by
+        its norm over the channels, the squared difference weighted by the
+        head, summed over channels, averaged over pixels, summed over taps);
+        None without heads."""
+        if self.heads is None:
+            return None
+        out = []
+        for ta, tb in zip(taps_a, taps_b):
+            d = 0.0
+            for head, a, b in zip(self.heads, ta, tb):
+                na = a / (np.sqrt((a * a).sum(axis=1, keepdims=True)) + 1e-10)
+                nb = b / (np.sqrt((b * b).sum(axis=1, keepdims=True)) + 1e-10)
+                d = d + (((na - nb) ** 2) * head.reshape(1, -1, 1, 1)).sum(axis=1).mean(axis=(1, 2))
             out.extend(float(v) for v in d)
         return out
 
@@ -132,9 +156,24 @@ def load_feature_net(kind, inception_path="", report=print):
             raise
         report(f"note: no VGG16 weights ({exc}); FID/KID and VGG distance are off")
         return None, "FID/KID and VGG distance off (no VGG16 weights)"
-    return FeatureNet(net), (
+    heads, lpips_note = lpips_heads()
+    return FeatureNet(net, heads=heads), (
         "FID*/KID* are computed on ImageNet VGG16 relu5_3 features (mean-pooled), not "
-        "Inception: they rank methods here but are not comparable with published FID")
+        "Inception: they rank methods here but are not comparable with published FID; "
+        + lpips_note)
+
+
+def lpips_heads():
+    """(the LPIPS-VGG v0.1 heads as a list of arrays, or None; a note)."""
+    from training.lpips import DEFAULT_HEADS_PATH, HEAD_NAMES, LPIPSWeightsError, read_heads
+    if not os.path.isfile(DEFAULT_HEADS_PATH):
+        return None, f"LPIPS* off (no {os.path.relpath(DEFAULT_HEADS_PATH)})"
+    try:
+        heads = read_heads(DEFAULT_HEADS_PATH)
+    except LPIPSWeightsError as exc:
+        return None, f"LPIPS* off ({exc})"
+    return [heads[n] for n in HEAD_NAMES], (
+        "LPIPS* is LPIPS-VGG v0.1's heads over the same (Caffe) VGG16, not calibrated LPIPS")
 
 
 # ------------------------------------------------------------------ scoring

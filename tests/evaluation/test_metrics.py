@@ -244,3 +244,32 @@ def test_crop_box():
     c3 = M.crop_box(rgb, (1, 6, 3))
     assert c3.shape == (3, 3, 3)
     np.testing.assert_array_equal(c3, rgb[6:9, 1:4])
+
+
+def test_feature_net_lpips_matches_training_lpips():
+    """The evaluation's LPIPS* (NumPy over the VGG taps) equals the training
+    loss's LPIPS module over the same VGG and heads; 0 for identical images,
+    growing with the difference; None without heads."""
+    from evaluation.scores import FeatureNet
+    from models.base_model import jt
+    from models.vgg import load_vgg
+    from training.lpips import HEAD_NAMES, LPIPS
+    rng = np.random.default_rng(3)
+    heads = {n: rng.uniform(0, 1, (1, c, 1, 1)).astype(np.float32)
+             for n, c in zip(HEAD_NAMES, (64, 128, 256, 512, 512))}
+    vgg = load_vgg("random", quiet=True)
+    net = FeatureNet(vgg, heads=[heads[n] for n in HEAD_NAMES])
+    a = rng.integers(0, 256, (3, 32, 32, 3)).astype(np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-40, 41, a.shape), 0, 255).astype(np.uint8)
+    c = np.clip(a.astype(int) + rng.integers(-120, 121, a.shape), 0, 255).astype(np.uint8)
+    _, ta = net.pooled_and_taps(a)
+    _, tb = net.pooled_and_taps(b)
+    _, tc = net.pooled_and_taps(c)
+    ours = np.array(net.lpips(ta, tb))
+    to_jt = lambda x: jt.array(x.astype(np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0)  # noqa: E731
+    with jt.no_grad():
+        ref = LPIPS(heads, vgg)(to_jt(a), to_jt(b)).numpy()
+    np.testing.assert_allclose(ours, ref, rtol=1e-4, atol=1e-7)
+    assert np.allclose(net.lpips(ta, ta), 0.0)
+    assert (np.array(net.lpips(ta, tc)) > ours).all() and (ours > 0).all()
+    assert FeatureNet(vgg).lpips(ta, tb) is None
