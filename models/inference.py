@@ -127,3 +127,11 @@ class SketchToFace:
     def warm_up(self):
         """Blank conversions, so that kernels compile before the first real one."""
         raise NotImplementedError
+
+    @staticmethod
+    def converting():
+        """A context around one conversion: OpenMP gets the cores other
+        processes leave free now (``util.threads``; nothing on a GPU or
+        another backend)."""
+        from util.threads import conversion_threads
+        return conversion_threads()

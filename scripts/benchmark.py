@@ -91,6 +91,9 @@ def build_parser():
                    help="measure one training step per configuration")
     p.add_argument("--shadows", default="on", choices=("on", "off"),
                    help="time the pass with shadows (batch 1)")
+    p.add_argument("--load", type=int, default=1,
+                   help="busy processes started beside one conversion of each bundled model "
+                        "(quiet, loaded, quiet again); 0 skips it")
     p.add_argument("--timeout", type=float, default=3600.0,
                    help="seconds before one measurement process is given up")
     p.add_argument("--json", default="", help="also write every raw result to this file")
@@ -123,6 +126,8 @@ def parse_args(argv):
         p.error("batch sizes must be >= 1")
     if args.repeats < 1 or args.warmup < 0:
         p.error("--repeats must be >= 1 and --warmup >= 0")
+    if args.load < 0:
+        p.error("--load must be >= 0")
     return args
 
 
@@ -154,6 +159,12 @@ def run_all(args):
             run.measure("sp", f"{dev}/{cfg}/1", "sp", job, DEVICE_ENV[dev])
             if onnx and dev == "cpu":
                 measure_onnx(run, "sp_embedding", cfg, [1])
+    if args.load:
+        log(f"[cpu] one conversion per bundled model, quiet and beside {args.load} busy "
+            f"process(es)")
+        job = {"busy": args.load, "methods": ["deepfacedrawing", "sp_embedding"],
+               "repeats": max(args.repeats, 5), "warmup": max(args.warmup, 2)}
+        run.measure("load", "cpu", "load", job, DEVICE_ENV["cpu"])
     for dev in devices:
         run.R["peak"][dev].append(run.worker("peak", {"device": dev}, DEVICE_ENV[dev]))
     run.finish()
@@ -239,6 +250,7 @@ class Run:
         self.R = {"machine": machine_info(), "start": utc_now(), "load_start": loadavg(),
                   "devices": devices, "torch": torch_version, "peak": {}, "infer": {},
                   "torch_runs": {}, "train": {}, "sp": {}, "onnx_export": {}, "onnx": {},
+                  "load": {},
                   "args": {k: v for k, v in vars(args).items() if not k.startswith("_")}}
         self.tmp = tempfile.mkdtemp(prefix="dfd_bench_")     # the peer's reference outputs
         self._twin = {}
@@ -286,7 +298,8 @@ def main(argv=None):
         return 0
     R = run_all(args)
     sys.stdout.write(report(R))
-    failed = [k for group in ("infer", "train", "torch_runs", "sp", "onnx_export", "onnx")
+    failed = [k for group in ("infer", "train", "torch_runs", "sp", "onnx_export", "onnx",
+                              "load")
               for k, v in R.get(group, {}).items() if "error" in v]
     if failed:
         log(f"failed measurements: {', '.join(failed)}")

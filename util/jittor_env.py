@@ -34,6 +34,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from util import threads
+
 GPU_CHOICES = ("auto", "on", "off")
 _MKL_DIR_NAME = "dnnl_lnx_2.2.0_cpu_gomp"
 _MARKER = ".made_by_deepfacedrawing"
@@ -166,6 +168,7 @@ def setup(gpu="auto"):
                 _say("deepfacedrawing: oneDNN not found, so Jittor runs convolutions on its "
                      "slow CPU path (about 100x slower); `pip install onednn-cpu-gomp==2022.2.1 "
                      "onednn-devel-cpu-gomp==2022.2.1` or `apt-get install libdnnl-dev` fixes it")
+    threads.prepare(use_gpu)                    # before OpenMP starts (util/threads.py)
     os.environ.setdefault("log_silent", "1")   # Jittor's compile chatter
     # Jittor sets the CPU to flush subnormals, which makes NumPy warn on
     # every float32 limit query: noise for the user, not a problem.

@@ -399,12 +399,37 @@ def onnx_lines(R):
                    f"Exports: {exports or '-'}.", *(["\n".join(summary)] if summary else []))
 
 
+def load_lines(R):
+    """The report's section on a conversion beside busy processes (empty when
+    not measured)."""
+    res = (R.get("load") or {}).get("cpu")
+    if not res:
+        return []
+    if "error" in res:
+        return section("A conversion under load", ["result"], [[res["error"][:200]]])
+    rows = []
+    for row in res["rows"].values():
+        quiet = row["quiet"]["median"]
+        loaded, every = row["loaded"]["median"], row["loaded_all_cores"]["median"]
+        rows.append([row["label"], quiet * 1e3, loaded * 1e3, loaded / quiet, every * 1e3,
+                     every / quiet, row["quiet_after"]["median"] * 1e3])
+    notes = [f"{res['busy']} busy process(es) (`while True: pass`) on {res['cores']} cores "
+             "while the conversion runs (read, prepare, convert; medians). Adaptive: the "
+             "thread count from the cores the others leave free (util/threads.py, what the "
+             "inference contracts do); all cores: OpenMP's own choice. Threads: "
+             + "; ".join(f"{m}: {r['threads_loaded']}" for m, r in res["rows"].items())
+             + ". Target: loaded at most 3x quiet."]
+    return section("A conversion under load",
+                   ["model", "quiet ms", "loaded ms (adaptive)", "x quiet",
+                    "loaded ms (all cores)", "x quiet", "quiet again ms"], rows, *notes)
+
+
 def report(R):
     """The whole Markdown report of the results ``R``."""
     lines = header_lines(R) + rate_lines(R) + flops_lines(R)
     for dev in R["devices"]:
         lines += latency_lines(R, dev)
-    for part in (sp_lines, onnx_lines, stage_lines, peer_lines, memory_lines, process_lines,
+    for part in (sp_lines, onnx_lines, load_lines, stage_lines, peer_lines, memory_lines, process_lines,
                  targets_section):
         lines += part(R)
     return "\n".join(lines) + "\n"

@@ -117,10 +117,12 @@ class DFDInference(SketchToFace):
         {part: (indices, weights)}}; ``k``, ``refine`` ({part: t}) and
         ``gender`` default to the options'."""
         opt = self.opt
-        result = self.model.convert(
-            self.sketches(inputs), opt.k if k is None else k,
-            opt.refine_by_part if refine is None else refine,
-            opt.gender if gender is None else gender, shadow, self.codes(appearance, len(inputs)))
+        with self.converting():
+            result = self.model.convert(
+                self.sketches(inputs), opt.k if k is None else k,
+                opt.refine_by_part if refine is None else refine,
+                opt.gender if gender is None else gender, shadow,
+                self.codes(appearance, len(inputs)))
         return {"faces": result["images"], "shadows": result["shadows"],
                 "neighbours": result["neighbours"]}
 

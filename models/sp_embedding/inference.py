@@ -63,7 +63,8 @@ class SPInference(SketchToFace):
         if gray.shape != (CANONICAL_SIZE, CANONICAL_SIZE):
             gray = np.asarray(Image.fromarray(gray).resize((CANONICAL_SIZE, CANONICAL_SIZE),
                                                            Image.BILINEAR))
-        labels512 = self.labeler(gray)
+        with self.converting():
+            labels512 = self.labeler(gray)
         labels = sp_inputs.resize_labels(labels512, self.opt.encoder_size)
         return {"sketch": sketch, "labels": labels, "labels512": labels512}, []
 
@@ -96,7 +97,8 @@ class SPInference(SketchToFace):
         mixing = None
         if mix is not None and mix.rows:
             mixing = (self.random_z(mix.seed, mix.key, batch), mix.rows, mix.alpha)
-        faces, codes = self.model.convert(labels, looks, z, mixing, resize)
+        with self.converting():
+            faces, codes = self.model.convert(labels, looks, z, mixing, resize)
         return {"faces": faces, "codes": codes}
 
     def warm_up(self):

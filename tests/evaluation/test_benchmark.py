@@ -209,6 +209,11 @@ def test_quick_run_reports_rate_flops_breakdown_memory_and_targets(quick_run):
     assert positive(what["training step (combine)"][5])
     assert "NON-FINITE" not in what["training step (combine)"][7]
     assert "## Targets" in out and "x the floor (target <= 2x)" in out
+    load = tables[("model", "quiet ms", "loaded ms (adaptive)", "x quiet", "loaded ms (all cores)",
+                   "x quiet", "quiet again ms")]
+    assert [r[0].split(",")[0] for r in load] == ["deepfacedrawing", "sp_embedding"]
+    assert all(positive(c) for r in load for c in r[1:]), load
+    assert re.search(r"1 busy process\(es\) .* on \d+ cores", out)
     assert os.path.getsize(raw) > 0
 
 
