@@ -300,3 +300,26 @@ def test_facial_hair_is_found_in_the_photo_and_drawn():
     assert not any(op.group == "beard" for op in sketch_strokes(shaved, shaved_labels))
     clean = render_strokes(ops, 256, "clean", 1)[0]
     assert (clean[150:250, 60:200] < 128).mean() > 0.01
+
+
+def test_photo_style_sample_sketches_are_the_committed_ones(tmp_path):
+    """scripts/make_photo_style_sketches.py remakes test_input/photo_style/
+    exactly (the training-way sketches of procedural faces), and the held-out
+    style redraws the same faces."""
+    out = str(tmp_path / "ps")
+    assert run_script("scripts/make_photo_style_sketches.py", ["--out", out]) == 0
+    committed = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "test_input", "photo_style")
+    names = sorted(os.listdir(out))
+    assert names == sorted(os.listdir(committed)) and len(names) == 6
+    for n in names:
+        a = np.asarray(Image.open(os.path.join(out, n)))
+        b = np.asarray(Image.open(os.path.join(committed, n)))
+        assert np.array_equal(a, b), n
+        assert 0.01 < (a < 128).mean() < 0.2              # a line drawing, not blank or black
+    pencil = str(tmp_path / "pencil")
+    assert run_script("scripts/make_photo_style_sketches.py",
+                      ["--out", pencil, "--style", "pencil", "--size", "256"]) == 0
+    drawn = sorted(os.listdir(pencil))
+    assert len(drawn) == 6 and all(n.endswith("_pencil.png") for n in drawn)
+    assert Image.open(os.path.join(pencil, drawn[0])).size == (256, 256)
