@@ -23,7 +23,6 @@ import numpy as np
 from PIL import Image
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO)
 
 # (seed, index) of procedural faces chosen for variety: hair styles, facial
 # hair, glasses, gender; the same faces on every run

@@ -39,7 +39,6 @@ import numpy as np
 from PIL import Image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 CANVAS = 512
 DEFAULT_SKETCH = os.path.join(ROOT, "test_input", "face1.png")
