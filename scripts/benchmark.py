@@ -23,9 +23,12 @@ Prints Markdown tables on stdout (progress goes to stderr):
   stage (FM decoders + G + D + VGG, batch 1);
 * on a CUDA machine (``--gpu auto|on``) the same latency table on the GPU,
   and float16 where Jittor runs it, with the output difference to float32;
-* the sketch embedding (``--sp_configs``, the authors' size by default): its
-  three encoders, mapping network, StyleGAN2 generator and the whole pass,
-  with their FLOPs, the ratio to the floor and the peak memory;
+* the sketch embedding (``--sp_configs``: the authors' size and the bundled
+  model's by default): its three encoders, mapping network, StyleGAN2
+  generator and the whole pass, with their FLOPs, the ratio to the floor and
+  the peak memory, beside the PyTorch peer (the authors' networks with their
+  pure-PyTorch fallbacks of the CUDA ops, on the same seeded weights, outputs
+  checked against ours first);
 * ONNX Runtime beside Jittor (``--onnx``; on the CPU, when onnx and
   onnxruntime are installed): both methods' networks exported by
   ``scripts/export_onnx.py``'s exporter from the same seeded weights, the
@@ -73,9 +76,10 @@ def build_parser():
                    help="seconds one measurement may take: fewer repeats (at least 3) for "
                         "slow calls")
     p.add_argument("--bank", type=int, default=2000, help="latents in each random feature bank")
-    p.add_argument("--sp_configs", default="official",
-                   help="comma-separated presets of the sketch embedding (configs/sp_embedding/) "
-                        "to measure at batch 1; '' skips it")
+    p.add_argument("--sp_configs", default="official,bundled",
+                   help="comma-separated presets of the sketch embedding (configs/sp_embedding/, "
+                        "or 'bundled': the bundled model's architecture) to measure at batch 1, "
+                        "with the PyTorch peer; '' skips it")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: tiny config, batch 1, 3 repeats, 15 s budget")
     p.add_argument("--torch", default="auto", choices=("auto", "off"),
@@ -111,7 +115,8 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.quick:
         args.configs, args.batch, args.repeats, args.budget = "tiny", "1", 3, 15.0
-        args.sp_configs = "tiny" if args.sp_configs == "official" else args.sp_configs
+        if args.sp_configs == p.get_default("sp_configs"):
+            args.sp_configs = "tiny"
     try:
         args.config_list = [c.strip() for c in args.configs.split(",") if c.strip()]
         args.batch_list = [int(b) for b in str(args.batch).split(",") if b.strip()]
@@ -153,10 +158,7 @@ def run_all(args):
             if onnx and dev == "cpu":
                 measure_onnx(run, "deepfacedrawing", cfg, args.batch_list)
         for cfg in [c.strip() for c in args.sp_configs.split(",") if c.strip()]:
-            log(f"[{dev}/{cfg}] sketch embedding")
-            job = {"device": dev, "config": cfg, "batch": 1, "repeats": args.repeats,
-                   "warmup": args.warmup, "budget": args.budget}
-            run.measure("sp", f"{dev}/{cfg}/1", "sp", job, DEVICE_ENV[dev])
+            measure_sp(run, dev, cfg, bool(torch_version) and dev == "cpu")
             if onnx and dev == "cpu":
                 measure_onnx(run, "sp_embedding", cfg, [1])
     if args.load:
@@ -210,6 +212,23 @@ def measure_config(run, dev, cfg, peer):
         run.measure("train", f"{dev}/{cfg}/1", "train", job, DEVICE_ENV[dev])
 
 
+def measure_sp(run, dev, cfg, peer):
+    """The sketch embedding at one configuration, batch 1: Jittor, then (on
+    the CPU) the PyTorch peer on the same weights, checked against Jittor's
+    outputs before it is timed."""
+    args, key = run.args, f"{dev}/{cfg}/1"
+    ref = os.path.join(run.tmp, f"sp_ref_{dev}_{cfg}.npz") if peer else ""
+    log(f"[{key}] sketch embedding")
+    job = {"device": dev, "config": cfg, "batch": 1, "repeats": args.repeats,
+           "warmup": args.warmup, "budget": args.budget, "ref_out": ref}
+    res = run.measure("sp", key, "sp", job, DEVICE_ENV[dev])
+    if peer and "error" not in res:
+        from evaluation.benchmark.sp_peer import sp_twin_options
+        log(f"[{key}] sketch embedding: PyTorch peer")
+        tjob = dict(job, ref_in=ref, ref_out="", arch=sp_twin_options(cfg))
+        run.measure("sp_torch", key, "torch_sp", tjob, TORCH_ENV[dev], args.torch_python)
+
+
 def measure_onnx(run, method, cfg, batches):
     """One configuration exported to ONNX (a Jittor process: the same seeded
     weights as the Jittor measurement) and timed under ONNX Runtime (a
@@ -249,7 +268,8 @@ class Run:
         self.args = args
         self.R = {"machine": machine_info(), "start": utc_now(), "load_start": loadavg(),
                   "devices": devices, "torch": torch_version, "peak": {}, "infer": {},
-                  "torch_runs": {}, "train": {}, "sp": {}, "onnx_export": {}, "onnx": {},
+                  "torch_runs": {}, "train": {}, "sp": {}, "sp_torch": {}, "onnx_export": {},
+                  "onnx": {},
                   "load": {},
                   "args": {k: v for k, v in vars(args).items() if not k.startswith("_")}}
         self.tmp = tempfile.mkdtemp(prefix="dfd_bench_")     # the peer's reference outputs
@@ -298,8 +318,8 @@ def main(argv=None):
         return 0
     R = run_all(args)
     sys.stdout.write(report(R))
-    failed = [k for group in ("infer", "train", "torch_runs", "sp", "onnx_export", "onnx",
-                              "load")
+    failed = [k for group in ("infer", "train", "torch_runs", "sp", "sp_torch", "onnx_export",
+                              "onnx", "load")
               for k, v in R.get(group, {}).items() if "error" in v]
     if failed:
         log(f"failed measurements: {', '.join(failed)}")

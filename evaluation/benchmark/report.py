@@ -302,17 +302,19 @@ def targets_section(R):
 
 
 def sp_lines(R):
-    """The report's section on the sketch embedding (empty when not measured)."""
+    """The report's section on the sketch embedding (empty when not measured):
+    each network and the whole pass against the floor and the PyTorch peer."""
     from evaluation.benchmark.sp import SP_ROWS
     if not R.get("sp"):
         return []
-    rows = []
+    rows, peers = [], R.get("sp_torch", {})
     for key, res in R["sp"].items():
         dev, cfg, b = key.split("/")
         if "error" in res:
-            rows.append([dev, cfg, b, "(failed)", res["error"][:120], None, None, None])
+            rows.append([dev, cfg, b, "(failed)", res["error"][:120]] + [None] * 5)
             continue
         rate, _ = best_rate(R, dev)
+        peer = peers.get(key) or {}
         for name, label in SP_ROWS:
             t = res["times"].get(name)
             if t is None:
@@ -320,16 +322,37 @@ def sp_lines(R):
             gflop = res["flops"][name] / 1e9
             floor_ms = gflop / rate * 1e3 if rate else None
             ms = t["median"] * 1e3
-            rows.append([dev, cfg, b, label, gflop, ms, floor_ms, ms / floor_ms if floor_ms else None])
-        rows.append([dev, cfg, b, "peak memory (MB)", None, res.get("rss_peak_mb"), None, None])
+            pt = (peer.get("times") or {}).get(name)
+            pt_ms = pt["median"] * 1e3 if pt else \
+                "(failed)" if name in peer.get("failed", ()) else None
+            rows.append([dev, cfg, b, label, gflop, ms, floor_ms, ms / floor_ms if floor_ms else None,
+                         pt_ms, ms / pt_ms if pt else None])
+        rows.append([dev, cfg, b, "peak memory (MB)", None, res.get("rss_peak_mb"), None, None,
+                     peer.get("rss_peak_mb"), None])
     notes = ["GFLOP as PyTorch's counter counts the authors' modules; E_c computes head 0 "
              "only (the authors' code computes all 18: "
              f"{fmt(next(iter(R['sp'].values())).get('flops', {}).get('E_c_authors', 0) / 1e9)} "
-             "GFLOP at their size). Weights are random; the whole pass includes loading "
-             "nothing (the model is built once)."]
+             "GFLOP at their size; the PyTorch peer computes all 18, as they do). Weights are "
+             "the benchmark's seeded ones, the same in both frameworks; the whole pass includes "
+             "loading nothing (the model is built once): label maps and photos in, uint8 faces "
+             "out. The peer runs the authors' networks as their release does on a CPU: the "
+             "pure-PyTorch fallbacks of upfirdn2d and fused_leaky_relu, the modulated "
+             "convolution with a weight per sample (grouped over the batch); CPU only."]
+    for key, res in peers.items():
+        if "error" in res:
+            notes.append(f"PyTorch peer, {key}: failed: {res['error'][:300]}")
+        elif res.get("rel_diff"):
+            d = dict(res["rel_diff"])
+            grey = d.pop("pass", None)
+            notes.append(f"PyTorch peer, {key} (torch {res['torch']}, {res['threads']} "
+                         "threads): largest output difference to Jittor, relative to the "
+                         "largest output: " + ", ".join(f"{k} {v:.1e}" for k, v in d.items())
+                         + f"; faces {grey} grey level(s)"
+                         + (f". Out of tolerance, not timed: {', '.join(res['failed'])}"
+                            if res.get("failed") else ""))
     return section("Sketch embedding (median, whole batch)",
                    ["device", "config", "batch", "network", "GFLOP", "median ms", "floor ms",
-                    "x floor"], rows, *notes)
+                    "x floor", "PyTorch ms", "ours / PyTorch"], rows, *notes)
 
 
 # (method, key in the results, label): the rows of the ONNX Runtime table, in order.

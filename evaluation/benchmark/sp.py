@@ -92,15 +92,49 @@ def sp_flops(opt, batch=1):
 
 
 # ---------------------------------------------------------------- the worker
+BUNDLED = "bundled"          # --sp_configs bundled: the bundled model's architecture
+
+
 def sp_options(config):
+    """The options of a preset (configs/sp_embedding/) or, for ``bundled``,
+    of the bundled model's config.json (with the benchmark's weights)."""
+    import os
     from options.base_options import BaseOptions
+    if config == BUNDLED:
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        config = os.path.join(root, "params", "sp_embedding", "config.json")
     return BaseOptions().parse(["--method", "sp_embedding", "--preset", config])
 
 
+def set_seeded_weights(jt, net, opt):
+    """The benchmark's seeded weights (``sp_peer``, the PyTorch peer's too) in
+    every network of a SketchEmbedding, and its latent_avg; eval mode.
+    Returns {network: 'name:shape' list} for the peer to check its names."""
+    from evaluation.benchmark.sp_peer import latent_avg, shapes_list, sp_seeded_weights
+    shapes = {}
+    for name, module in net.networks().items():
+        state = module.state_dict()
+        shapes[name] = shapes_list({k: v.shape for k, v in state.items()})
+        weights = sp_seeded_weights(name, {k: v.shape for k, v in state.items()})
+        for key, value in weights.items():
+            var, frozen = state[key], state[key].is_stop_grad()
+            var.update(jt.array(value))
+            if frozen:
+                var.stop_grad()
+        jt.sync(list(state.values()))
+        module.eval()                      # BatchNorm on its running statistics
+    net.latent_avg = latent_avg(opt)
+    net.ready(loaded=True)
+    return shapes
+
+
 def worker_sp(job):
-    """Latency and memory of the sketch embedding's networks, one
-    configuration and batch size, on the CPU or CUDA."""
+    """Latency and memory of the sketch embedding's networks on the
+    benchmark's seeded weights, one configuration and batch size, on the CPU
+    or CUDA; with ``ref_out`` also the outputs (and names) the PyTorch peer
+    must reproduce."""
     from evaluation.benchmark.jittor_workers import _jittor, _sync
+    from evaluation.benchmark.sp_peer import sp_bench_inputs
     jt, env = _jittor(job["device"])
     opt = sp_options(job["config"])
     batch = job["batch"]
@@ -110,24 +144,17 @@ def worker_sp(job):
     jt.set_global_seed(0)
     t = time.perf_counter()
     model = create_model("sp_embedding", opt)
-    res.update(build_s=time.perf_counter() - t, rss_import_mb=rss0, rss_model_mb=rss_mb())
     net = model.net
-    rng = np.random.default_rng(1)
-    labels = rng.integers(0, opt.label_nc + 1, (batch, opt.encoder_size, opt.encoder_size))
-    labels[rng.random(labels.shape) < 0.9] = 0
-    from models.sp_embedding.inputs import one_hot
-    x = jt.array(one_hot(labels.astype(np.uint8), opt.label_nc))
-    y = jt.array(rng.uniform(-1, 1, (batch, 3, opt.encoder_size, opt.encoder_size))
-                 .astype(np.float32))
-    z = jt.array(rng.standard_normal((batch, opt.style_dim)).astype(np.float32))
-    codes = jt.array(rng.standard_normal((batch, opt.n_latent, opt.style_dim))
-                     .astype(np.float32))
+    shapes = set_seeded_weights(jt, net, opt)
+    res.update(build_s=time.perf_counter() - t, rss_import_mb=rss0, rss_model_mb=rss_mb())
+    labels, onehot, photos, z_np, codes_np = sp_bench_inputs(opt, batch)
+    x, y, z, codes = (jt.array(a) for a in (onehot, photos, z_np, codes_np))
     # the whole pass as demo.py runs it: the inference contract, label maps and photos in
     from models.inference import Appearance
     from models.sp_embedding.inference import SPInference
     face = SPInference(model, opt)
-    inputs = [{"labels": lab} for lab in labels.astype(np.uint8)]
-    look = Appearance.of_photos(list(y.numpy()))
+    inputs = [{"labels": lab} for lab in labels]
+    look = Appearance.of_photos(list(photos))
 
     def run(fn):
         def call():
@@ -135,15 +162,23 @@ def worker_sp(job):
                 _sync(jt, job["device"], fn())
         return call
 
-    calls = {"E_c": run(lambda: net.encoder_sketch_coarse(x)),
-             "E_s": run(lambda: net.encoder_sketch_fine(x)),
-             "E_a": run(lambda: net.encoder_face_fine(y)),
-             "M": run(lambda: net.mapping(z)),
-             "G": run(lambda: net.synthesize(codes)),
-             "pass": lambda: face(inputs, look)}
+    nets = {"E_c": lambda: net.encoder_sketch_coarse(x),
+            "E_s": lambda: net.encoder_sketch_fine(x),
+            "E_a": lambda: net.encoder_face_fine(y),
+            "M": lambda: net.mapping(z),
+            "G": lambda: net.synthesize(codes)}
+    calls = {k: run(fn) for k, fn in nets.items()}
+    calls["pass"] = lambda: face(inputs, look)
     rep, warm, budget = job["repeats"], job.get("warmup", 1), job["budget"]
     res["times"] = {"pass": timed(calls.pop("pass"), rep, warm, budget)}
     res["rss_pass_mb"] = rss_mb()
+    if job.get("ref_out"):
+        with jt.no_grad():
+            ref = {k: fn().numpy() for k, fn in nets.items()}
+            ref["codes"] = net.codes(x, y).numpy()
+        ref["pass"] = face(inputs, look)["faces"]
+        ref.update({f"shapes_{k}": np.array(v) for k, v in shapes.items()})
+        np.savez(job["ref_out"], **ref)
     res["times"].update({k: timed(fn, rep, warm, budget) for k, fn in calls.items()})
     res["rss_peak_mb"] = rss_mb()
     return res

@@ -28,6 +28,7 @@ WORKERS = {
     "train": "evaluation.benchmark.jittor_workers:worker_train",
     "torch": "evaluation.benchmark.torch_worker:worker_torch",
     "sp": "evaluation.benchmark.sp:worker_sp",
+    "torch_sp": "evaluation.benchmark.sp_peer:worker_torch_sp",
     "load": "evaluation.benchmark.load:worker_load",
     "onnx_export": "evaluation.benchmark.onnx_workers:worker_export",
     "onnx": "evaluation.benchmark.onnx_workers:worker_onnx",

@@ -126,6 +126,8 @@ def test_the_plan_and_the_peer_import_no_framework():
     code = ("import sys\n"
             "import evaluation.benchmark.report, evaluation.benchmark.workers\n"
             "import evaluation.benchmark.torch_twin, evaluation.benchmark.torch_worker\n"
+            "import evaluation.benchmark.sp, evaluation.benchmark.sp_peer, "
+            "evaluation.benchmark.sp_twin\n"
             "import evaluation.benchmark.jittor_workers\n"
             "print(sorted(m for m in ('jittor', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
@@ -263,3 +265,65 @@ def test_quick_run_times_onnx_runtime_beside_jittor(quick_run):
             assert float(r[7]) < 1e-3, r
     assert re.search(r"deepfacedrawing, tiny, batch 1: the pass takes [0-9.]+x Jittor's time",
                      out)
+
+
+# ---------------------------------------------------------------- the sketch embedding's peer
+def torch_python():
+    """A Python with torch ($DFD_TORCH_PYTHON, else this one), or skip."""
+    python = os.environ.get("DFD_TORCH_PYTHON", sys.executable)
+    if workers.torch_available(python)[0] is None:
+        pytest.skip("no Python with torch (set DFD_TORCH_PYTHON)")
+    return python
+
+
+SP_TABLE = ("device", "config", "batch", "network", "GFLOP", "median ms", "floor ms", "x floor",
+            "PyTorch ms", "ours / PyTorch")
+
+
+def test_the_sketch_embedding_peer_matches_jittor_and_is_timed(tmp_path):
+    """The peer (the authors' networks and CPU fallbacks in PyTorch) loads the
+    same seeded weights under the same names, reproduces every output of
+    Jittor's to float rounding, and every row gets both times."""
+    from evaluation.benchmark.report import sp_lines
+    from evaluation.benchmark.sp_peer import TOLERANCE, sp_twin_options
+    python = torch_python()
+    ref = str(tmp_path / "ref.npz")
+    job = {"device": "cpu", "config": "tiny", "batch": 1, "repeats": 1, "warmup": 1,
+           "budget": 5.0, "ref_out": ref}
+    env = {"DFD_GPU": "off", "OMP_NUM_THREADS": "1"}
+    res = workers.run_worker("sp", job, env_extra=env, timeout=1200)
+    assert "error" not in res, res
+    peer = workers.run_worker("torch_sp", dict(job, ref_in=ref, ref_out="",
+                                               arch=sp_twin_options("tiny")),
+                              python=python, env_extra=dict(env, CUDA_VISIBLE_DEVICES=""),
+                              timeout=600)
+    assert "error" not in peer, peer
+    diffs = peer["rel_diff"]
+    assert set(diffs) == {"E_c", "E_s", "E_a", "M", "G", "codes", "pass"}
+    assert all(v < 1e-4 for k, v in diffs.items() if k != "pass"), diffs
+    assert diffs["pass"] <= TOLERANCE["grey"] and peer["failed"] == []
+    R = {"peak": {"cpu": [{"numpy": {"512": 10.0}}]}, "torch_runs": {}, "sp": {"cpu/tiny/1": res},
+         "sp_torch": {"cpu/tiny/1": peer}}
+    text = "\n".join(sp_lines(R))
+    rows = markdown_tables(text)[SP_TABLE]
+    assert [r[3] for r in rows][:6] == ["W encoder E_c (head 0 only)", "sketch encoder E_s",
+                                        "appearance encoder E_a", "mapping network (one W)",
+                                        "generator G", "sketch + photo -> face"]
+    assert all(positive(c) for r in rows[:6] for c in r[8:]), rows
+    assert rows[6][3] == "peak memory (MB)" and positive(rows[6][8])
+    assert "largest output difference to Jittor" in text
+
+
+def test_the_peer_refuses_weights_under_other_names(tmp_path):
+    """A twin whose names differ from Jittor's is an error, not a silent reseed."""
+    import numpy as np
+    python = torch_python()
+    from evaluation.benchmark.sp_peer import sp_twin_options
+    ref = tmp_path / "ref.npz"
+    np.savez(ref, **{f"shapes_{k}": np.array(["odd.weight:1"]) for k in
+                     ("encoder_sketch_coarse", "encoder_sketch_fine", "encoder_face_fine",
+                      "decoder")})
+    job = {"device": "cpu", "batch": 1, "repeats": 1, "warmup": 0, "budget": 1.0,
+           "ref_in": str(ref), "arch": sp_twin_options("tiny")}
+    res = workers.run_worker("torch_sp", job, python=python, timeout=600)
+    assert "names or shapes differ" in res.get("error", ""), res
