@@ -28,7 +28,9 @@ Prints Markdown tables on stdout (progress goes to stderr):
   generator and the whole pass, with their FLOPs, the ratio to the floor and
   the peak memory, beside the PyTorch peer (the authors' networks with their
   pure-PyTorch fallbacks of the CUDA ops, on the same seeded weights, outputs
-  checked against ours first);
+  checked against ours first); and one step of each of its training stages
+  (``--sp_train``: StyleGAN2 with and without R1 and the path length, the
+  encoder step) beside the same step in PyTorch, with the peak memory;
 * ONNX Runtime beside Jittor (``--onnx``; on the CPU, when onnx and
   onnxruntime are installed): both methods' networks exported by
   ``scripts/export_onnx.py``'s exporter from the same seeded weights, the
@@ -80,6 +82,13 @@ def build_parser():
                    help="comma-separated presets of the sketch embedding (configs/sp_embedding/, "
                         "or 'bundled': the bundled model's architecture) to measure at batch 1, "
                         "with the PyTorch peer; '' skips it")
+    p.add_argument("--sp_train", default="bundled,official",
+                   help="presets of the sketch embedding whose training steps (StyleGAN2 with "
+                        "and without its regularisers, the encoder step) are measured on the "
+                        "CPU beside PyTorch's; '' skips them (so does --train off)")
+    p.add_argument("--sp_train_batch", type=int, default=2,
+                   help="batch of the sketch embedding's training steps (1-4 or a multiple of "
+                        "4: the minibatch standard deviation)")
     p.add_argument("--quick", action="store_true",
                    help="smoke test: tiny config, batch 1, 3 repeats, 15 s budget")
     p.add_argument("--torch", default="auto", choices=("auto", "off"),
@@ -115,8 +124,9 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.quick:
         args.configs, args.batch, args.repeats, args.budget = "tiny", "1", 3, 15.0
-        if args.sp_configs == p.get_default("sp_configs"):
-            args.sp_configs = "tiny"
+        for name in ("sp_configs", "sp_train"):
+            if getattr(args, name) == p.get_default(name):
+                setattr(args, name, "tiny")
     try:
         args.config_list = [c.strip() for c in args.configs.split(",") if c.strip()]
         args.batch_list = [int(b) for b in str(args.batch).split(",") if b.strip()]
@@ -159,6 +169,9 @@ def run_all(args):
                 measure_onnx(run, "deepfacedrawing", cfg, args.batch_list)
         for cfg in [c.strip() for c in args.sp_configs.split(",") if c.strip()]:
             measure_sp(run, dev, cfg, bool(torch_version) and dev == "cpu")
+    if args.train == "on":
+        for cfg in [c.strip() for c in args.sp_train.split(",") if c.strip()]:
+            measure_sp_train(run, cfg, bool(torch_version))
             if onnx and dev == "cpu":
                 measure_onnx(run, "sp_embedding", cfg, [1])
     if args.load:
@@ -229,6 +242,27 @@ def measure_sp(run, dev, cfg, peer):
         run.measure("sp_torch", key, "torch_sp", tjob, TORCH_ENV[dev], args.torch_python)
 
 
+def measure_sp_train(run, cfg, peer):
+    """One step of each of the sketch embedding's training stages
+    (``sp_train.SP_STEPS``) on the CPU: Jittor's trainers, then the same step
+    in PyTorch, its losses checked against Jittor's before it is timed."""
+    from evaluation.benchmark.sp_train import SP_STEPS
+    args = run.args
+    for step in SP_STEPS:
+        key = f"cpu/{cfg}/{step}"
+        log(f"[{key}] sketch embedding: one training step")
+        job = {"device": "cpu", "config": cfg, "batch": args.sp_train_batch, "step": step,
+               "repeats": max(2, min(args.repeats, 3)), "budget": args.budget}
+        res = run.measure("sp_train", key, "sp_train", job, DEVICE_ENV["cpu"])
+        if peer and "error" not in res:
+            from evaluation.benchmark.sp_peer import sp_twin_options
+            log(f"[{key}] sketch embedding: the same step in PyTorch")
+            tjob = dict(job, arch=sp_twin_options(cfg), options=res["options"],
+                        ref_losses=res["losses"])
+            run.measure("sp_train_torch", key, "torch_sp_train", tjob, TORCH_ENV["cpu"],
+                        args.torch_python)
+
+
 def measure_onnx(run, method, cfg, batches):
     """One configuration exported to ONNX (a Jittor process: the same seeded
     weights as the Jittor measurement) and timed under ONNX Runtime (a
@@ -268,8 +302,8 @@ class Run:
         self.args = args
         self.R = {"machine": machine_info(), "start": utc_now(), "load_start": loadavg(),
                   "devices": devices, "torch": torch_version, "peak": {}, "infer": {},
-                  "torch_runs": {}, "train": {}, "sp": {}, "sp_torch": {}, "onnx_export": {},
-                  "onnx": {},
+                  "torch_runs": {}, "train": {}, "sp": {}, "sp_torch": {}, "sp_train": {},
+                  "sp_train_torch": {}, "onnx_export": {}, "onnx": {},
                   "load": {},
                   "args": {k: v for k, v in vars(args).items() if not k.startswith("_")}}
         self.tmp = tempfile.mkdtemp(prefix="dfd_bench_")     # the peer's reference outputs
@@ -318,9 +352,9 @@ def main(argv=None):
         return 0
     R = run_all(args)
     sys.stdout.write(report(R))
-    failed = [k for group in ("infer", "train", "torch_runs", "sp", "sp_torch", "onnx_export",
-                              "onnx", "load")
-              for k, v in R.get(group, {}).items() if "error" in v]
+    failed = [k for group in ("infer", "train", "torch_runs", "sp", "sp_torch", "sp_train",
+                              "sp_train_torch", "onnx_export", "onnx", "load")
+              for k, v in R.get(group, {}).items() if "error" in v or v.get("failed")]
     if failed:
         log(f"failed measurements: {', '.join(failed)}")
     return 1 if failed else 0

@@ -16,6 +16,10 @@ the pieces it plans with:
   inference latency and memory, one training step);
 * ``torch_twin`` and ``torch_worker``: the same networks in PyTorch (torch
   imported on use) and the peer's measurement;
+* ``sp``, ``sp_twin``, ``sp_peer``: the sketch embedding's FLOPs and Jittor
+  worker, its networks in PyTorch (the authors' CPU fallbacks) and the
+  peer's worker; ``sp_train``, ``sp_train_peer``: one step of each of its
+  training stages in Jittor and in PyTorch;
 * ``report``: the Markdown tables and the target lines.
 
 Nothing here imports Jittor or torch at import time: each worker process

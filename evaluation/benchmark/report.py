@@ -355,6 +355,39 @@ def sp_lines(R):
                     "x floor", "PyTorch ms", "ours / PyTorch"], rows, *notes)
 
 
+def sp_train_lines(R):
+    """One training step of each sketch-embedding stage, Jittor beside PyTorch."""
+    from evaluation.benchmark.sp_train import LOSS_TOLERANCE, SP_STEPS
+    if not R.get("sp_train"):
+        return []
+    rows = []
+    for key, res in R["sp_train"].items():
+        _, cfg, step = key.split("/")
+        peer = R.get("sp_train_torch", {}).get(key) or {}
+        if "error" in res or "error" in peer:
+            rows.append([cfg, None, SP_STEPS[step], "(failed)",
+                         (res.get("error") or peer["error"])[:120]] + [None] * 4)
+            continue
+        ms = res["times"]["step"]["median"] * 1e3
+        pt = (peer.get("times") or {}).get("step")
+        pt_ms = pt["median"] * 1e3 if pt else "(losses differ)" if peer.get("failed") else None
+        diff = " / ".join(f"{max(d.values()):.0e}" for d in peer.get("loss_diff", []))
+        rows.append([cfg, res["options"].get("batch_size", "-"), SP_STEPS[step], ms, pt_ms,
+                     ms / pt_ms if pt else None, res.get("rss_peak_mb"), peer.get("rss_peak_mb"),
+                     diff or None])
+    return section("Sketch embedding: one training step (CPU, median)",
+                   ["config", "batch", "step", "Jittor ms", "PyTorch ms", "ours / PyTorch",
+                    "Jittor peak MB", "PyTorch peak MB", "loss diff (step 1 / 2)"], rows,
+                   "Jittor runs the project's trainers (training/sp_embedding/), PyTorch the "
+                   "same step as rosinality's train.py and pSp's coach write it, on the "
+                   "twin networks with the same seeded weights, batch and draws; every timed "
+                   "call is step 1 (the regularised step regularises every time). Loss diff: "
+                   "the largest relative difference of the losses of the first and second "
+                   f"call; a step is timed only when the first is within {LOSS_TOLERANCE:g} "
+                   "(the second moves after Adam's sign-like first update and is reported "
+                   "only). Peak memory: the resident set of the whole process.")
+
+
 # (method, key in the results, label): the rows of the ONNX Runtime table, in order.
 ONNX_ROWS = {"deepfacedrawing": NET_ROWS[:5],
              "sp_embedding": (("E_c", "W encoder E_c"), ("E_s", "sketch encoder E_s"),
@@ -452,7 +485,7 @@ def report(R):
     lines = header_lines(R) + rate_lines(R) + flops_lines(R)
     for dev in R["devices"]:
         lines += latency_lines(R, dev)
-    for part in (sp_lines, onnx_lines, load_lines, stage_lines, peer_lines, memory_lines, process_lines,
+    for part in (sp_lines, sp_train_lines, onnx_lines, load_lines, stage_lines, peer_lines, memory_lines, process_lines,
                  targets_section):
         lines += part(R)
     return "\n".join(lines) + "\n"

@@ -95,33 +95,46 @@ def sp_flops(opt, batch=1):
 BUNDLED = "bundled"          # --sp_configs bundled: the bundled model's architecture
 
 
-def sp_options(config):
-    """The options of a preset (configs/sp_embedding/) or, for ``bundled``,
-    of the bundled model's config.json (with the benchmark's weights)."""
+def sp_preset(config):
+    """What --preset gets for ``config``: a preset name (configs/sp_embedding/)
+    or, for ``bundled``, the bundled model's config.json."""
+    if config != BUNDLED:
+        return config
     import os
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return os.path.join(root, "params", "sp_embedding", "config.json")
+
+
+def sp_options(config):
+    """The options of ``config`` (a preset, or ``bundled``: the bundled
+    model's architecture, with the benchmark's weights)."""
     from options.base_options import BaseOptions
-    if config == BUNDLED:
-        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        config = os.path.join(root, "params", "sp_embedding", "config.json")
-    return BaseOptions().parse(["--method", "sp_embedding", "--preset", config])
+    return BaseOptions().parse(["--method", "sp_embedding", "--preset", sp_preset(config)])
+
+
+def load_seeded(jt, module, name):
+    """The seeded weights of network ``name`` (``sp_peer.SP_SEEDS``) into a
+    Jittor module, tensor by tensor (no second copy of the model in memory);
+    buffers stay untrained."""
+    from evaluation.benchmark.sp_peer import sp_seeded_weights
+    for key, var in module.state_dict().items():
+        for value in sp_seeded_weights(name, {key: var.shape}).values():
+            frozen = var.is_stop_grad()
+            var.update(jt.array(value))
+            if frozen:
+                var.stop_grad()
+            jt.sync([var])
 
 
 def set_seeded_weights(jt, net, opt):
     """The benchmark's seeded weights (``sp_peer``, the PyTorch peer's too) in
     every network of a SketchEmbedding, and its latent_avg; eval mode.
     Returns {network: 'name:shape' list} for the peer to check its names."""
-    from evaluation.benchmark.sp_peer import latent_avg, shapes_list, sp_seeded_weights
+    from evaluation.benchmark.sp_peer import latent_avg, shapes_list
     shapes = {}
     for name, module in net.networks().items():
-        state = module.state_dict()
-        shapes[name] = shapes_list({k: v.shape for k, v in state.items()})
-        weights = sp_seeded_weights(name, {k: v.shape for k, v in state.items()})
-        for key, value in weights.items():
-            var, frozen = state[key], state[key].is_stop_grad()
-            var.update(jt.array(value))
-            if frozen:
-                var.stop_grad()
-        jt.sync(list(state.values()))
+        shapes[name] = shapes_list({k: v.shape for k, v in module.state_dict().items()})
+        load_seeded(jt, module, name)
         module.eval()                      # BatchNorm on its running statistics
     net.latent_avg = latent_avg(opt)
     net.ready(loaded=True)

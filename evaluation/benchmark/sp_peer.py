@@ -161,15 +161,12 @@ class SPTwin:
 
 
 def load_seeded(torch, net, name):
-    """The seeded weights of network ``name`` into the twin's ``net``."""
-    state = net.state_dict()
-    weights = sp_seeded_weights(name, {k: v.shape for k, v in state.items()})
-    missing, unexpected = net.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()},
-                                              strict=False)
-    missing = [k for k in missing if not is_fixed(k)]
-    if missing or unexpected:
-        raise RuntimeError(f"sketch embedding peer: {name}: names differ "
-                           f"({missing[:4]}, {unexpected[:4]})")
+    """The seeded weights of network ``name`` into the twin's ``net``, tensor
+    by tensor (no second copy of the model in memory)."""
+    with torch.no_grad():
+        for key, tensor in net.state_dict().items():
+            for value in sp_seeded_weights(name, {key: tensor.shape}).values():
+                tensor.copy_(torch.from_numpy(value))
 
 
 # ---------------------------------------------------------------- inference

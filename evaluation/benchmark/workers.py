@@ -29,6 +29,8 @@ WORKERS = {
     "torch": "evaluation.benchmark.torch_worker:worker_torch",
     "sp": "evaluation.benchmark.sp:worker_sp",
     "torch_sp": "evaluation.benchmark.sp_peer:worker_torch_sp",
+    "sp_train": "evaluation.benchmark.sp_train:worker_sp_train",
+    "torch_sp_train": "evaluation.benchmark.sp_train_peer:worker_torch_sp_train",
     "load": "evaluation.benchmark.load:worker_load",
     "onnx_export": "evaluation.benchmark.onnx_workers:worker_export",
     "onnx": "evaluation.benchmark.onnx_workers:worker_onnx",

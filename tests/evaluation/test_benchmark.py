@@ -128,6 +128,7 @@ def test_the_plan_and_the_peer_import_no_framework():
             "import evaluation.benchmark.torch_twin, evaluation.benchmark.torch_worker\n"
             "import evaluation.benchmark.sp, evaluation.benchmark.sp_peer, "
             "evaluation.benchmark.sp_twin\n"
+            "import evaluation.benchmark.sp_train, evaluation.benchmark.sp_train_peer\n"
             "import evaluation.benchmark.jittor_workers\n"
             "print(sorted(m for m in ('jittor', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
@@ -327,3 +328,36 @@ def test_the_peer_refuses_weights_under_other_names(tmp_path):
            "ref_in": str(ref), "arch": sp_twin_options("tiny")}
     res = workers.run_worker("torch_sp", job, python=python, timeout=600)
     assert "names or shapes differ" in res.get("error", ""), res
+
+
+SP_TRAIN_TABLE = ("config", "batch", "step", "Jittor ms", "PyTorch ms", "ours / PyTorch",
+                  "Jittor peak MB", "PyTorch peak MB", "loss diff (step 1 / 2)")
+
+
+def test_the_sketch_embedding_training_steps_match_pytorch():
+    """Each stage's step (StyleGAN2 with and without its regularisers, the
+    encoder step) in Jittor's trainers and in PyTorch: the same losses on the
+    first step, both timed, both peak memories."""
+    from evaluation.benchmark.report import sp_train_lines
+    from evaluation.benchmark.sp_peer import sp_twin_options
+    from evaluation.benchmark.sp_train import LOSS_TOLERANCE, SP_STEPS
+    python = torch_python()
+    env = {"DFD_GPU": "off", "OMP_NUM_THREADS": "1"}
+    R = {"sp_train": {}, "sp_train_torch": {}}
+    for step in SP_STEPS:
+        job = {"device": "cpu", "config": "tiny", "batch": 2, "step": step, "repeats": 2,
+               "budget": 5.0}
+        res = workers.run_worker("sp_train", job, env_extra=env, timeout=1200)
+        assert "error" not in res, res
+        assert len(res["losses"]) == 2 and ("R1" in res["losses"][0]) == (step == "stylegan_reg")
+        peer = workers.run_worker("torch_sp_train", dict(
+            job, arch=sp_twin_options("tiny"), options=res["options"], ref_losses=res["losses"]),
+            python=python, env_extra=dict(env, CUDA_VISIBLE_DEVICES=""), timeout=600)
+        assert "error" not in peer, peer
+        assert set(peer["loss_diff"][0]) == set(res["losses"][0])
+        assert max(peer["loss_diff"][0].values()) <= LOSS_TOLERANCE and not peer["failed"], peer
+        R["sp_train"][f"cpu/tiny/{step}"], R["sp_train_torch"][f"cpu/tiny/{step}"] = res, peer
+    rows = markdown_tables("\n".join(sp_train_lines(R)))[SP_TRAIN_TABLE]
+    assert [r[2] for r in rows] == list(SP_STEPS.values())
+    for r in rows:
+        assert r[0] == "tiny" and r[1] == "2" and all(positive(c) for c in r[3:8]), r
