@@ -21,7 +21,6 @@ reproduce; the second's are compared and reported.
 """
 
 import math
-import os
 import shutil
 import tempfile
 

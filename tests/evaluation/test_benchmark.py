@@ -285,7 +285,7 @@ def test_the_sketch_embedding_peer_matches_jittor_and_is_timed(tmp_path):
     """The peer (the authors' networks and CPU fallbacks in PyTorch) loads the
     same seeded weights under the same names, reproduces every output of
     Jittor's to float rounding, and every row gets both times."""
-    from evaluation.benchmark.report import sp_lines
+    from evaluation.benchmark.sp_report import sp_lines
     from evaluation.benchmark.sp_peer import TOLERANCE, sp_twin_options
     python = torch_python()
     ref = str(tmp_path / "ref.npz")
@@ -338,7 +338,7 @@ def test_the_sketch_embedding_training_steps_match_pytorch():
     """Each stage's step (StyleGAN2 with and without its regularisers, the
     encoder step) in Jittor's trainers and in PyTorch: the same losses on the
     first step, both timed, both peak memories."""
-    from evaluation.benchmark.report import sp_train_lines
+    from evaluation.benchmark.sp_report import sp_train_lines
     from evaluation.benchmark.sp_peer import sp_twin_options
     from evaluation.benchmark.sp_train import LOSS_TOLERANCE, SP_STEPS
     python = torch_python()
