@@ -93,7 +93,7 @@ def build_parser():
     p.add_argument("--gpu", default="auto", choices=("auto", "on", "off"),
                    help="also measure on a CUDA GPU (auto: when one is usable)")
     p.add_argument("--train", default="on", choices=("on", "off"),
-                   help="measure one training step per configuration")
+                   help="measure one training step of each stage per configuration")
     p.add_argument("--shadows", default="on", choices=("on", "off"),
                    help="time the pass with shadows (batch 1)")
     p.add_argument("--load", type=int, default=1,
