@@ -9,6 +9,7 @@ The networks timed one by one are the rows of ``Inference.network_calls``
 the same names in ``flops``."""
 
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -17,8 +18,7 @@ import numpy as np
 
 from evaluation.benchmark.flops import model_flops, training_flops
 from evaluation.benchmark.inputs import (BANK_SEED, WEIGHT_SEEDS, bench_inputs, crops_of,
-                                         preset_options, ref_name, rel_diff, seeded_weights,
-                                         training_batch)
+                                         preset_options, ref_name, rel_diff, seeded_weights)
 from evaluation.benchmark.timing import (MATMUL_SIZES, matmul_rate, matmul_rates_numpy, rss_mb,
                                          timed)
 from util.components import PARTS
@@ -273,8 +273,9 @@ def worker_train(job):
     rss_model = rss_mb()
     batch = step_batch(opt, job["batch"])
     first = time.perf_counter()
-    steps = [trainer.step(batch) for _ in range(CHECKED_STEPS)]     # the first compiles
+    steps = [trainer.step(batch)]                     # compiles
     first = time.perf_counter() - first
+    steps += [trainer.step(batch) for _ in range(CHECKED_STEPS - 1)]
     losses = {}
     t = timed(lambda: losses.update(trainer.step(batch)), job["repeats"], 0, job["budget"],
               min_repeats=2)
@@ -311,7 +312,6 @@ def seed_trainer(jt, trainer, vgg_path):
     """Seeded weights in every network of ``trainer`` (TRAIN_SEEDS by kind), and
     in its VGG loss: the ImageNet VGG16 of ``vgg_path`` when that file exists,
     else seeded. Returns what the PyTorch peer needs to build the same VGG."""
-    import os
     from evaluation.benchmark.train_steps import TRAIN_SEEDS
     nets = dict(trainer.networks())
     for p, ae in getattr(trainer, "encoders", {}).items():

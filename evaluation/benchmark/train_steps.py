@@ -33,10 +33,12 @@ TRAIN_KEYS = ("image_size", "latent_dim", "ae_ngf", "ae_n_down", "ae_norm", "var
               "lambda_tv", "lambda_l1", "lambda_kl", "ae_loss", "lambda_recon", "ae_target",
               "lr", "beta1", "beta2", "eps", "seed")
 # the largest relative difference of a loss between frameworks, by step: the
-# first is the forward pass alone; the second follows one Adam update, whose
-# first move is about lr * sign(gradient), so rounding noise in near-zero
-# gradients moves it a little more
-LOSS_TOLERANCE = (1e-3, 1e-2)
+# first is the forward pass alone (measured: 3e-6 to 2e-5); the second follows
+# one Adam update, whose first move is lr * sign(gradient) whatever the size of
+# the gradient, so rounding noise in near-zero gradients moves it further
+# (measured: up to 7e-3, official combine, D_fake), while a wrong learning
+# rate or loss weight moves it by tens of per cent
+LOSS_TOLERANCE = (1e-3, 2e-2)
 CHECKED_STEPS = len(LOSS_TOLERANCE)
 
 
