@@ -221,6 +221,7 @@ def test_quick_run_reports_rate_flops_breakdown_memory_and_targets(quick_run):
 def test_the_saved_run_reports_the_same_tables(quick_run):
     out, raw = quick_run
     res = subprocess.run([sys.executable, SCRIPT, "--report", raw], cwd=ROOT,
+                         env=dict(os.environ, PYTHONPATH=ROOT),    # this checkout's modules
                          capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout == out
