@@ -336,8 +336,8 @@ def train_lines(R):
                    ["device", "config", "batch", "stage", "Jittor ms", "PyTorch ms",
                     "ours / PyTorch", "Jittor peak MB", "PyTorch peak MB",
                     "loss diff (steps 1, 2)"], rows,
-                   "One optimisation step (median): ae = the five sketch autoencoders (MSE, "
-                   "Adam); combine = FM decoders + G + appearance encoder against the "
+                   "One optimisation step (median): ae = the five sketch autoencoders (MSE "
+                   "to the clean sketch, Adam); combine = FM decoders + G + appearance encoder against the "
                    "multiscale D (LSGAN, feature matching, VGG, TV, L1, KL; Adam on G, then "
                    "on D), with the options of the bundled model's run. Jittor runs the real "
                    "trainer; PyTorch the same networks, seeded weights, losses, optimiser and "

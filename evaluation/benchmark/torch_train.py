@@ -85,12 +85,11 @@ class Step:
 
 class AEStep(Step):
     """AETrainer.step: every part's crop through its encoder and sketch
-    decoder, the reconstruction loss summed, Adam on all."""
+    decoder, the reconstruction loss (to the input or, with --ae_target clean,
+    to the clean sketch) summed, Adam on all."""
 
     def __init__(self, torch, opt, vgg=None):
         super().__init__(torch, opt)
-        if opt.ae_target != "input":
-            raise ValueError("the PyTorch ae step reconstructs its input (--ae_target input)")
         size = {p: self.boxes[p][2] for p in self.parts}
         self.enc = {p: self.seeded(self.build.encoder(size[p]), "encoder").train()
                     for p in self.parts}
@@ -102,8 +101,11 @@ class AEStep(Step):
 
     def __call__(self, batch):
         losses, total = {}, 0.0
-        for p, crop in self.crops(sketch_to_array(batch["sketch"])).items():
-            diff = self.dec[p](self.enc[p](crop)) - crop
+        crops = self.crops(sketch_to_array(batch["sketch"]))
+        targets = self.crops(sketch_to_array(batch["clean"])) if self.opt.ae_target == "clean" \
+            else crops
+        for p, crop in crops.items():
+            diff = self.dec[p](self.enc[p](crop)) - targets[p]
             loss = (diff * diff).mean() if self.opt.ae_loss == "mse" else diff.abs().mean()
             losses[f"rec_{PART_NAMES[p]}"] = loss
             total = total + loss

@@ -12,18 +12,21 @@ first two steps and returns the options it ran with; the PyTorch worker
 same two steps on the same batch and is timed only when its losses agree.
 """
 
-from evaluation.benchmark.inputs import training_batch
+import numpy as np
+
+from evaluation.benchmark.inputs import random_sketches, training_batch
 
 STAGES = ("ae", "combine")
 # the options of the bundled model's runs (params/default/TRAINING.md) that
-# change the step; the rest are the defaults (Adam 2e-4, (0.5, 0.999), LSGAN,
-# feature matching x10, L1 x10, TV x1, MSE reconstruction)
+# change the step; the rest are the defaults (combine: Adam 2e-4, (0.5, 0.999);
+# LSGAN, feature matching x10, L1 x10, TV x1; ae: MSE reconstruction)
 STAGE_FLAGS = {
-    "ae": [],
+    "ae": ["--ae_target", "clean", "--lr", "0.0005", "--beta1", "0.9"],
     "combine": ["--appearance_dim", "8", "--upsample", "resize", "--ndf", "32",
                 "--lambda_vgg", "2", "--lambda_kl", "2"],
 }
 # seeds of the weights, by network (inference's WEIGHT_SEEDS cover encoder/fm/G)
+CLEAN_SEED = 3                 # the ae stage's target sketches (--ae_target clean)
 TRAIN_SEEDS = {"encoder": 10, "fm": 20, "G": 40, "D": 50, "A": 60, "decoder": 70, "vgg": 80}
 # the options the PyTorch step is built from (the Jittor worker sends their values)
 TRAIN_KEYS = ("image_size", "latent_dim", "ae_ngf", "ae_n_down", "ae_norm", "variant",
@@ -43,9 +46,11 @@ CHECKED_STEPS = len(LOSS_TOLERANCE)
 
 
 def step_batch(opt, batch):
-    """The seeded batch both frameworks train on (the combine stage's; the
-    ae stage reads its sketches)."""
-    return training_batch(opt, batch)
+    """The seeded batch both frameworks train on: sketches and photos (the
+    combine stage's), and the clean sketches the ae stage reconstructs."""
+    out = training_batch(opt, batch)
+    out["clean"] = random_sketches(np.random.default_rng(CLEAN_SEED), batch, opt.image_size)
+    return out
 
 
 def loss_differences(got, want):
