@@ -27,6 +27,7 @@ WORKERS = {
     "infer": "evaluation.benchmark.jittor_workers:worker_infer",
     "train": "evaluation.benchmark.jittor_workers:worker_train",
     "torch": "evaluation.benchmark.torch_worker:worker_torch",
+    "torch_train": "evaluation.benchmark.torch_train:worker_torch_train",
     "sp": "evaluation.benchmark.sp:worker_sp",
     "load": "evaluation.benchmark.load:worker_load",
     "onnx_export": "evaluation.benchmark.onnx_workers:worker_export",
