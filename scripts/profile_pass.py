@@ -10,7 +10,9 @@ few calls of one network (or the whole pass), summed by kind of kernel.
 params/sp_embedding) with its real weights; any other name is a preset with
 the benchmark's seeded random weights. ``--what``: deepfacedrawing
 ``pass`` (the inference contract: uint8 in, uint8 out), ``networks``,
-``encoders``, ``fm``, ``G``; sp_embedding ``pass`` (label map and photo
+``encoders``, ``fm``, ``G``, and one training step ``train_ae``,
+``train_combine`` (the benchmark's: the real trainer, the bundled model's
+flags, seeded weights; ``--batch`` its batch); sp_embedding ``pass`` (label map and photo
 in), ``E_c``, ``E_s``, ``E_a``, ``G``, ``labeler``.
 
 Prints, per call: the wall time, the time inside Jittor's kernels by kind
@@ -66,12 +68,36 @@ def summarise(report, calls):
 
 
 # ---------------------------------------------------------------- what to run
-PARTS_OF = {"deepfacedrawing": ("pass", "networks", "encoders", "fm", "G"),
+PARTS_OF = {"deepfacedrawing": ("pass", "networks", "encoders", "fm", "G", "train_ae",
+                                 "train_combine"),
             "sp_embedding": ("pass", "E_c", "E_s", "E_a", "G", "labeler")}
+
+
+def dfd_train_call(jt, config, stage, batch):
+    """One optimisation step of a DeepFaceDrawing stage, built as the
+    benchmark builds it (the real trainer, the bundled model's flags, seeded
+    weights and batch); ``config`` a preset ('bundled': tiny)."""
+    import tempfile
+    from evaluation.benchmark.jittor_workers import ae_trainer, combine_trainer, seed_trainer
+    from evaluation.benchmark.train_steps import STAGE_FLAGS, step_batch
+    from models.vgg16_weights import DEFAULT_VGG16_PATH
+    from options.train_options import TrainOptions
+    preset = "tiny" if config == "bundled" else config
+    opt = TrainOptions().parse(["--stage", stage, "--preset", preset, "--name", "profile",
+                                "--checkpoints_dir", tempfile.mkdtemp(prefix="dfd_profile_"),
+                                "--batch_size", str(batch), "--vgg", "random"]
+                               + STAGE_FLAGS[stage])
+    jt.set_global_seed(0)
+    trainer = ae_trainer(opt) if stage == "ae" else combine_trainer(opt)
+    seed_trainer(jt, trainer, DEFAULT_VGG16_PATH)
+    data = step_batch(opt, batch)
+    return lambda: trainer.step(data)
 
 
 def dfd_call(jt, config, what, batch):
     import numpy as np
+    if what.startswith("train_"):
+        return dfd_train_call(jt, config, what[len("train_"):], batch)
     from evaluation.benchmark.inputs import bench_inputs, crops_of, preset_options
     from models.deepfacedrawing.inference import DFDInference
     from util.components import PARTS

@@ -39,3 +39,14 @@ def test_unknown_part_is_refused():
     r = run("--method", "deepfacedrawing", "--config", "tiny", "--what", "nothing")
     assert r.returncode == 2 and "--what nothing: deepfacedrawing has pass" in r.stderr
 
+
+
+def test_profile_of_a_training_step():
+    """--what train_ae: one optimisation step of the ae stage (the benchmark's),
+    its backward convolutions among the kernels."""
+    r = run("--method", "deepfacedrawing", "--what", "train_ae", "--calls", "1",
+            "--warmup", "1", "--top", "2")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert re.search(r"^# deepfacedrawing bundled train_ae, batch 1: [\d.]+ ms a call",
+                     r.stdout, re.M), r.stdout
+    assert "| oneDNN conv backward-weights |" in r.stdout, r.stdout
