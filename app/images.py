@@ -144,6 +144,38 @@ def release_memory():
         _malloc_trim(0)
 
 
+def centre_square(img):
+    """The centre square of ``img`` (``img`` itself when it is square)."""
+    w, h = img.size
+    side = min(w, h)
+    if w == h:
+        return img
+    left, top = (w - side) // 2, (h - side) // 2
+    return img.crop((left, top, left + side, top + side))
+
+
+def upright_8bit(img, what, square=False):
+    """Decode the opened ``img`` as the command line reads a file: EXIF
+    orientation applied, (``square``: its centre square cut out,) 16-bit
+    scaled (not clipped) to 8 bits. Returns (the new image, the upright
+    size before any cut); each replaced image is closed as soon as its
+    successor exists. HttpError 400 for a damaged image."""
+    try:
+        img.load()
+        steps = [ImageOps.exif_transpose] + ([centre_square] if square else []) + [to_8bit]
+        size = None
+        for step in steps:
+            new = step(img)
+            if new is not img:
+                img.close()
+                img = new
+            size = size or img.size            # after the EXIF step
+        return img, size
+    except DAMAGED as exc:
+        img.close()
+        raise HttpError(400, f"{what} is a damaged image ({exc})") from None
+
+
 def decode_sketch(img, size, budget, what="the sketch"):
     """The image opened by ``open_image_bytes`` -> (uint8 (size, size)
     sketch, notes), like ``sketch_from_image``. Decodes within ``budget``
@@ -152,15 +184,7 @@ def decode_sketch(img, size, budget, what="the sketch"):
     cost = decode_cost(img)
     try:
         with budget.share(cost):
-            try:
-                img.load()
-                upright = ImageOps.exif_transpose(img)      # as the command line reads it
-                if upright is not img:
-                    img.close()
-                    img = upright
-                img = to_8bit(img)                          # 16-bit: scaled, not clipped
-            except DAMAGED as exc:
-                raise HttpError(400, f"{what} is a damaged image ({exc})") from None
+            img, _ = upright_8bit(img, what)
             try:
                 gray = gray_on_white(img)
             except DAMAGED as exc:
@@ -235,22 +259,8 @@ def decode_photo(img, budget, prepare, what="the reference photo"):
     cost = photo_decode_cost(img)
     try:
         with budget.share(cost):
-            try:
-                img.load()
-                upright = ImageOps.exif_transpose(img)
-                if upright is not img:
-                    img.close()
-                    img = upright
-                w, h = img.size
-                side = min(w, h)
-                if w != h:
-                    left, top = (w - side) // 2, (h - side) // 2
-                    square = img.crop((left, top, left + side, top + side))
-                    img.close()
-                    img = square
-                img = to_8bit(img)                          # 16-bit: scaled, not clipped
-            except DAMAGED as exc:
-                raise HttpError(400, f"{what} is a damaged image ({exc})") from None
+            img, (w, h) = upright_8bit(img, what, square=True)
+            side = min(w, h)
             try:
                 rgb = rgb_on_white(img)
             except DAMAGED as exc:

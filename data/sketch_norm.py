@@ -19,6 +19,8 @@ import math
 import cv2
 import numpy as np
 
+from data.sketch_tone import lines_of_shaded
+
 DARK = 128                          # a pixel darker than this is stroke
 
 # --- reference facts (measured; fractions of the image size unless said otherwise) ---
@@ -310,7 +312,8 @@ def fit_layout(sketch):
 
 
 def normalise_sketch(sketch, model_size=None):
-    """(uint8 sketch, [notes]): ``fit_layout`` then ``normalise_width``
+    """(uint8 sketch, [notes]): a shaded drawing's lines extracted
+    (``data.sketch_tone``), then ``fit_layout`` and ``normalise_width``
     (the width is judged at the face's final size). ``model_size``: the
     size of the model's sketches, when the sketch is at another size (the
     training width is taken there). Unchanged (the same array, no notes)
@@ -318,6 +321,7 @@ def normalise_sketch(sketch, model_size=None):
     sketch = np.asarray(sketch, dtype=np.uint8)
     if sketch.ndim != 2 or sketch.shape[0] != sketch.shape[1]:
         raise ValueError(f"a square gray sketch is expected, got shape {sketch.shape}")
-    out, notes = fit_layout(sketch)
+    out, notes = lines_of_shaded(sketch)
+    out, fit_notes = fit_layout(out)
     out, width_notes = normalise_width(out, model_size)
-    return out, notes + width_notes
+    return out, notes + fit_notes + width_notes

@@ -19,8 +19,12 @@ Prints Markdown tables on stdout (progress goes to stderr):
   written in PyTorch as the peer when ``torch`` can be imported;
 * where the time of the pass goes (encode, project, synthesize; the first
   call, which compiles, and the second, which must not);
-* peak resident memory of inference and of one training step of the combine
-  stage (FM decoders + G + D + VGG, batch 1);
+* one optimisation step of each DeepFaceDrawing training stage (``ae``: the
+  five sketch autoencoders; ``combine``: FM decoders + G + appearance
+  encoder against the multiscale D, every loss), batch 1, built by the real
+  trainers, beside the same step in PyTorch (same networks, weights, losses,
+  Adam and batch; timed only once the losses of the first two steps agree);
+* peak resident memory of inference and of each training step;
 * on a CUDA machine (``--gpu auto|on``) the same latency table on the GPU,
   and float16 where Jittor runs it, with the output difference to float32;
 * the sketch embedding (``--sp_configs``: the authors' size and the bundled
@@ -58,6 +62,7 @@ import time
 from evaluation.benchmark.onnx_workers import onnx_available
 from evaluation.benchmark.report import report
 from evaluation.benchmark.timing import loadavg, machine_info
+from evaluation.benchmark.train_steps import STAGES as TRAIN_STAGES
 from evaluation.benchmark.workers import log, run_worker, torch_available, worker_main
 
 DEVICE_ENV = {"cpu": {"DFD_GPU": "off"}, "cuda": {"DFD_GPU": "on"}}
@@ -102,7 +107,7 @@ def build_parser():
     p.add_argument("--gpu", default="auto", choices=("auto", "on", "off"),
                    help="also measure on a CUDA GPU (auto: when one is usable)")
     p.add_argument("--train", default="on", choices=("on", "off"),
-                   help="measure one training step per configuration")
+                   help="measure one training step of each stage per configuration")
     p.add_argument("--shadows", default="on", choices=("on", "off"),
                    help="time the pass with shadows (batch 1)")
     p.add_argument("--load", type=int, default=1,
@@ -220,10 +225,23 @@ def measure_config(run, dev, cfg, peer):
             tjob = dict(job, ref_in=ref if i == 0 else "", arch=run.twin_options(cfg))
             run.measure("torch_runs", key, "torch", tjob, TORCH_ENV[dev], args.torch_python)
     if args.train == "on" and dev == "cpu":
-        log(f"[{dev}/{cfg}] one training step")
-        job = {"device": dev, "config": cfg, "batch": 1,
-               "repeats": max(2, min(args.repeats, 3)), "budget": args.budget}
-        run.measure("train", f"{dev}/{cfg}/1", "train", job, DEVICE_ENV[dev])
+        for stage in TRAIN_STAGES:
+            measure_train_step(run, dev, cfg, stage, peer)
+
+
+def measure_train_step(run, dev, cfg, stage, peer):
+    """One optimisation step of a DeepFaceDrawing stage: the real trainer in
+    Jittor, then (``peer``) the same step in PyTorch, which must reproduce
+    the losses of Jittor's first steps before it is timed."""
+    args, key = run.args, f"{dev}/{cfg}/1/{stage}"
+    log(f"[{key}] one training step: Jittor")
+    job = {"device": dev, "config": cfg, "batch": 1, "stage": stage,
+           "repeats": max(2, min(args.repeats, 3)), "budget": args.budget}
+    res = run.measure("train", key, "train", job, DEVICE_ENV[dev])
+    if peer and "error" not in res:
+        log(f"[{key}] one training step: PyTorch")
+        tjob = dict(job, options=res["options"], vgg=res["vgg"], ref_losses=res["losses"])
+        run.measure("torch_train", key, "torch_train", tjob, TORCH_ENV[dev], args.torch_python)
 
 
 def measure_sp(run, dev, cfg, peer):
@@ -303,8 +321,8 @@ class Run:
         self.args = args
         self.R = {"machine": machine_info(), "start": utc_now(), "load_start": loadavg(),
                   "devices": devices, "torch": torch_version, "peak": {}, "infer": {},
-                  "torch_runs": {}, "train": {}, "sp": {}, "sp_torch": {}, "sp_train": {},
-                  "sp_train_torch": {}, "onnx_export": {}, "onnx": {},
+                  "torch_runs": {}, "train": {}, "torch_train": {}, "sp": {}, "sp_torch": {},
+                  "sp_train": {}, "sp_train_torch": {}, "onnx_export": {}, "onnx": {},
                   "load": {},
                   "args": {k: v for k, v in vars(args).items() if not k.startswith("_")}}
         self.tmp = tempfile.mkdtemp(prefix="dfd_bench_")     # the peer's reference outputs
@@ -353,8 +371,8 @@ def main(argv=None):
         return 0
     R = run_all(args)
     sys.stdout.write(report(R))
-    failed = [k for group in ("infer", "train", "torch_runs", "sp", "sp_torch", "sp_train",
-                              "sp_train_torch", "onnx_export", "onnx", "load")
+    failed = [k for group in ("infer", "train", "torch_train", "torch_runs", "sp", "sp_torch",
+                              "sp_train", "sp_train_torch", "onnx_export", "onnx", "load")
               for k, v in R.get(group, {}).items() if "error" in v or v.get("failed")]
     if failed:
         log(f"failed measurements: {', '.join(failed)}")

@@ -323,3 +323,21 @@ def test_photo_style_sample_sketches_are_the_committed_ones(tmp_path):
     drawn = sorted(os.listdir(pencil))
     assert len(drawn) == 6 and all(n.endswith("_pencil.png") for n in drawn)
     assert Image.open(os.path.join(pencil, drawn[0])).size == (256, 256)
+
+
+def test_shaded_pencil_portraits_are_the_committed_ones(tmp_path):
+    """--shaded remakes test_input/pencil_shaded/ exactly: tonal drawings
+    (mostly light paper, a spread of grays, not a line drawing's two tones)."""
+    out = str(tmp_path / "shaded")
+    assert run_script("scripts/make_photo_style_sketches.py", ["--out", out, "--shaded"]) == 0
+    committed = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "test_input", "pencil_shaded")
+    names = sorted(os.listdir(out))
+    assert names == sorted(os.listdir(committed)) and len(names) == 6
+    for n in names:
+        a = np.asarray(Image.open(os.path.join(out, n)))
+        assert np.array_equal(a, np.asarray(Image.open(os.path.join(committed, n)))), n
+        assert a.ndim == 2 and a.shape == (512, 512)
+        assert np.median(a) > 200                             # paper
+        mid = ((a > 60) & (a < 200)).mean()
+        assert mid > 0.02, (n, mid)                           # shading, not only lines

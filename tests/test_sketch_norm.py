@@ -357,3 +357,58 @@ def test_evaluation_normalises_every_set_alike(tmp_path):
     assert np.array_equal(out[0].sketches, sets[0].sketches)
     assert np.array_equal(out[2].sketches[1], sets[2].sketches[1])
     assert not np.array_equal(out[2].sketches[0], sets[2].sketches[0])
+
+
+# ---------------------------------------------------------------- shaded drawings
+def at_model_size(sketch, size=128):
+    """A sketch as a file of it is read at the model's size (sketch_io: Lanczos)."""
+    return np.asarray(Image.fromarray(np.asarray(sketch, np.uint8)).resize((size, size),
+                                                                          Image.LANCZOS))
+
+
+@pytest.mark.parametrize("style", ["clean", "overdrawn", "pressure", "hatched", "sketchy",
+                                   "scribbled", "pencil"])
+def test_training_way_sketches_are_not_shaded(style):
+    """data/sketch_tone.py's reference fact: the line sketches of every
+    training-way kind (procedural at 128 and at 512 read at 128, the photo
+    extraction of procedural faces) have at most MAX_TRAIN_SHADING of light
+    tone over dark strokes (the held-out pencil style most), well under the
+    threshold, so none is touched."""
+    from data.photo_sketch import render_strokes, sketch_strokes
+    from data.sketch_tone import MAX_TRAIN_SHADING, SHADED_ABOVE, shading
+    from data.synthetic import make_sample
+    sketches = []
+    for i in range(6):
+        sketches.append(make_sample(3, i, 128, style=style)["sketch"])
+        s = make_sample(7, i, 512, labels=True)
+        sketches.append(at_model_size(make_sample(3, i, 512, style=style)["sketch"]))
+        sketches.append(at_model_size(render_strokes(sketch_strokes(s["photo"], s["labels"]),
+                                                     512, style, seed=i)[0]))
+    worst = max(shading(a)[0] for a in sketches)
+    assert worst <= MAX_TRAIN_SHADING, (style, worst)
+    assert MAX_TRAIN_SHADING * 1.2 < SHADED_ABOVE
+    for a in sketches:
+        out, notes = normalise_sketch(a)
+        assert not any("shaded" in n for n in notes)
+
+
+def test_faint_shaded_portraits_become_line_drawings():
+    """The faint shaded pencil portraits of test_input/pencil_shaded/ get
+    their lines extracted (one note naming the tone), and what comes out is
+    a line drawing by the same measure; the boldly drawn ones stay as drawn."""
+    from data.sketch_tone import MAX_TRAIN_SHADING, SHADED_ABOVE, shading
+    extracted = 0
+    for path in sorted(glob.glob(os.path.join(ROOT, "test_input", "pencil_shaded", "*.png"))):
+        a = at_model_size(np.asarray(Image.open(path).convert("L")))
+        ratio = shading(a)[0]
+        out, notes = normalise_sketch(a)
+        tone = [n for n in notes if n.startswith("a shaded drawing")]
+        if ratio > SHADED_ABOVE:                        # the faint ones
+            extracted += 1
+            assert len(tone) == 1 and "lines were extracted" in tone[0], (path, notes)
+            assert shading(out)[0] <= MAX_TRAIN_SHADING, path
+            assert 0.02 < (out < 128).mean() < 0.3, path      # lines, not blank, not filled
+            assert set(np.unique(out)) <= {0, 255} or notes[1:], path   # binary lines
+        elif ratio < 4:
+            assert not tone, (path, notes)
+    assert extracted == 3

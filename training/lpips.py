@@ -253,8 +253,8 @@ def normalize_channels(f):
 
 class LPIPS(nn.Module):
     """``execute(x, y)`` -> (B,) distances; ``label`` is 'LPIPS*' over the
-    Caffe VGG16, 'LPIPS' over a torchvision one. Frozen: gradients reach the
-    images only."""
+    Caffe VGG16, 'LPIPS' over a torchvision one. Frozen: gradients reach
+    ``x`` only (``y`` is the target, a constant to the loss)."""
 
     def __init__(self, heads, vgg, label="LPIPS*"):
         self.vgg = vgg
@@ -265,12 +265,11 @@ class LPIPS(nn.Module):
     def execute(self, x, y):
         if tuple(x.shape) != tuple(y.shape):
             raise ValueError(f"LPIPS: shapes differ, {list(x.shape)} vs {list(y.shape)}")
-        n = x.shape[0]
-        feats = self.vgg(jt.concat([x, y], dim=0))
+        with jt.no_grad():          # the target's features: no backward pass through them
+            targets = self.vgg(y.detach())
         total = 0.0
-        for w, f in zip(self.heads, feats):
-            f = normalize_channels(f)
-            d = (f[:n] - f[n:]) ** 2
+        for w, f, t in zip(self.heads, self.vgg(x), targets):
+            d = (normalize_channels(f) - normalize_channels(t.detach())) ** 2
             total = total + (d * w).sum(dim=1).mean(dims=[1, 2])
         return total
 

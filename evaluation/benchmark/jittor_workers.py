@@ -1,13 +1,15 @@
 """The measurements in Jittor, each run in a fresh process by
 ``evaluation.benchmark.workers``: the matrix-product rate (``worker_peak``),
 the latency and memory of inference (``worker_infer``) and one training
-step of the combine stage (``worker_train``).
+step of the ae or combine stage (``worker_train``; its PyTorch peer is
+``torch_train``).
 
 The networks timed one by one are the rows of ``Inference.network_calls``
 (name -> call); a network family adds its rows there, with its FLOPs under
 the same names in ``flops``."""
 
 import math
+import os
 import shutil
 import tempfile
 import time
@@ -16,8 +18,7 @@ import numpy as np
 
 from evaluation.benchmark.flops import model_flops, training_flops
 from evaluation.benchmark.inputs import (BANK_SEED, WEIGHT_SEEDS, bench_inputs, crops_of,
-                                         preset_options, ref_name, rel_diff, seeded_weights,
-                                         training_batch)
+                                         preset_options, ref_name, rel_diff, seeded_weights)
 from evaluation.benchmark.timing import (MATMUL_SIZES, matmul_rate, matmul_rates_numpy, rss_mb,
                                          timed)
 from util.components import PARTS
@@ -251,29 +252,50 @@ class Inference:
 
 # ---------------------------------------------------------------- training
 def worker_train(job):
-    """One training step of the combine stage (the step of
-    training/deepfacedrawing/combine.py: FM + G + multiscale D, LSGAN + feature matching +
-    VGG + TV + L1, Adam on both): latency and peak memory."""
+    """One optimisation step of a DeepFaceDrawing stage (``job['stage']``:
+    ``ae``, or ``combine`` by default: FM + G (+ appearance encoder) + multiscale D,
+    LSGAN + feature matching + VGG + TV + L1 (+ KL), Adam on both), built by the
+    real trainer with seeded weights: the losses of its first steps (the PyTorch
+    peer must reproduce them), latency and peak memory."""
     from options.train_options import TrainOptions
+    from evaluation.benchmark.train_steps import CHECKED_STEPS, STAGE_FLAGS, TRAIN_KEYS, step_batch
     jt, env = _jittor(job["device"])
+    stage = job.get("stage", "combine")
     tmp = tempfile.mkdtemp(prefix="dfd_bench_train_")
-    opt = TrainOptions().parse(["--stage", "combine", "--preset", job["config"], "--name", "bench",
+    opt = TrainOptions().parse(["--stage", stage, "--preset", job["config"], "--name", "bench",
                                 "--checkpoints_dir", tmp, "--batch_size", str(job["batch"]),
-                                "--vgg", "random"])
+                                "--vgg", "random"] + STAGE_FLAGS[stage])
     jt.set_global_seed(0)
     rss0 = rss_mb()
-    trainer = combine_trainer(opt)
+    trainer = ae_trainer(opt) if stage == "ae" else combine_trainer(opt)
+    from models.vgg16_weights import DEFAULT_VGG16_PATH
+    vgg = seed_trainer(jt, trainer, job.get("vgg_path", DEFAULT_VGG16_PATH))
     rss_model = rss_mb()
-    batch = training_batch(opt, job["batch"])
+    batch = step_batch(opt, job["batch"])
+    first = time.perf_counter()
+    steps = [trainer.step(batch)]                     # compiles
+    first = time.perf_counter() - first
+    steps += [trainer.step(batch) for _ in range(CHECKED_STEPS - 1)]
     losses = {}
-    t = timed(lambda: losses.update(trainer.step(batch)), job["repeats"], 1, job["budget"],
+    t = timed(lambda: losses.update(trainer.step(batch)), job["repeats"], 0, job["budget"],
               min_repeats=2)
-    flops = training_flops(opt, job["batch"])
+    t["first"] = first
+    # FLOPs without the appearance code (its small linear layers are not counted)
+    flops = training_flops(type(opt)(**dict(vars(opt), appearance_dim=0)), job["batch"]) \
+        if stage == "combine" else {}
     shutil.rmtree(tmp, ignore_errors=True)
-    return {"describe": env.describe(), "times": {"step": t}, "rss_import_mb": rss0,
-            "rss_model_mb": rss_model, "rss_peak_mb": rss_mb(),
-            "losses_finite": bool(all(math.isfinite(v) for v in losses.values())),
-            "vgg": trainer.vgg is not None, "flops": flops}
+    return {"describe": env.describe(), "stage": stage, "times": {"step": t},
+            "rss_import_mb": rss0, "rss_model_mb": rss_model, "rss_peak_mb": rss_mb(),
+            "losses": steps, "losses_finite": bool(all(math.isfinite(v) for s in steps + [losses]
+                                                       for v in s.values())),
+            "vgg": vgg, "flops": flops,
+            "options": {k: getattr(opt, k) for k in TRAIN_KEYS}}
+
+
+def ae_trainer(opt):
+    """The ae stage's trainer, built by its own constructor without data or files."""
+    from training.deepfacedrawing.autoencoders import AETrainer
+    return AETrainer(opt)
 
 
 def combine_trainer(opt):
@@ -284,3 +306,31 @@ def combine_trainer(opt):
     from training.deepfacedrawing.combine import CombineTrainer
     encoders = {p: create_model("ae", opt, part=p).eval() for p in PARTS}
     return CombineTrainer(opt, encoders)
+
+
+def seed_trainer(jt, trainer, vgg_path):
+    """Seeded weights in every network of ``trainer`` (TRAIN_SEEDS by kind), and
+    in its VGG loss: the ImageNet VGG16 of ``vgg_path`` when that file exists,
+    else seeded. Returns what the PyTorch peer needs to build the same VGG."""
+    from evaluation.benchmark.train_steps import TRAIN_SEEDS
+    nets = dict(trainer.networks())
+    for p, ae in getattr(trainer, "encoders", {}).items():
+        nets[f"encoder_{ref_name(p)}"] = ae.encoder
+    for name, net in nets.items():
+        kind = name.split("_")[0]
+        kind = {"DE": "fm"}.get(kind, kind)
+        set_jittor_weights(jt, net, TRAIN_SEEDS[kind])
+    if getattr(trainer, "vgg", None) is None:
+        return None
+    from models.vgg import INPUT_NORMS, VGGFeatures, load_vgg
+    if vgg_path and os.path.isfile(vgg_path):
+        net = load_vgg("vgg16", vgg_path, quiet=True)
+        source = vgg_path
+    else:
+        net = VGGFeatures("vgg16", input_norm="torchvision")
+        net.set_weights(seeded_weights(net.expected_shapes(), TRAIN_SEEDS["vgg"]), "seeded")
+        source = "seeded"
+    trainer.vgg.vgg = net
+    return {"source": source, "input": INPUT_NORMS[net.input_norm],
+            "plan": net._plan, "shapes": net.expected_shapes(),
+            "weights": list(trainer.vgg.layer_weights)}

@@ -228,14 +228,16 @@ def peer_lines(R):
 
 def memory_row(group, key, res):
     """One row of the memory table: an inference or a training process."""
-    dev, cfg, b = key.split("/")
-    what = "training step (combine)" if group == "train" else "inference"
+    dev, cfg, b, *stage = key.split("/")       # training: .../stage (older runs: combine)
+    what = f"training step ({(stage or ['combine'])[0]})" if group == "train" else "inference"
     if "error" in res:
         return [dev, cfg, what, b, "error: " + res["error"][:120], None, None, None]
     if group == "train":
         extra = f"step {res['times']['step']['median']:.2f} s"
         extra += "" if res["losses_finite"] else ", NON-FINITE losses"
-        extra += ", VGG (random)" if res["vgg"] else ""
+        if res["vgg"]:                      # older runs: True (random VGG)
+            src = res["vgg"]["source"] if isinstance(res["vgg"], dict) else "random"
+            extra += f", VGG ({src if src in ('seeded', 'random') else 'ImageNet'})"
         return [dev, cfg, what, b, res["rss_model_mb"], res["rss_peak_mb"], "-", extra]
     fits = "yes" if res["rss_pass_mb"] <= MEMORY_LIMIT_MB else "no"
     return [dev, cfg, what, b, res["rss_model_mb"], res["rss_pass_mb"], fits, ""]
@@ -248,6 +250,11 @@ def memory_lines(R):
             dev, cfg, b = key.split("/")
             rows.append([dev, cfg, "PyTorch peer (networks only)", b, res["rss_model_mb"],
                          res["rss_peak_mb"], "-", ""])
+    for key, res in R.get("torch_train", {}).items():
+        if "error" not in res:
+            dev, cfg, b, stage = key.split("/")
+            rows.append([dev, cfg, f"PyTorch training step ({stage})", b, res["rss_model_mb"],
+                         res["rss_peak_mb"], "-", f"step {res['times']['step']['median']:.2f} s"])
     for key, res in R.get("onnx", {}).items():
         if "error" not in res:
             method, cfg, b = key.split("/")
@@ -266,6 +273,7 @@ def memory_lines(R):
 def process_lines(R):
     rows = []
     for group, label in (("infer", "Jittor"), ("torch_runs", "PyTorch"), ("train", "Jittor train"),
+                         ("torch_train", "PyTorch train"),
                          ("onnx_export", "ONNX export"), ("onnx", "ONNX Runtime")):
         for key, res in R.get(group, {}).items():
             rows.append([key, label, res.get("wall_s"), res.get("load_before", "-"),
@@ -299,7 +307,57 @@ def target_lines(targets):
 
 def targets_section(R):
     targets = [(dev, latency_rows(R, dev)[1]) for dev in R["devices"]]
-    return ["## Targets", ""] + target_lines(targets)
+    return ["## Targets", ""] + target_lines(targets) + train_targets(R)
+
+
+# ---------------------------------------------------------------- training steps
+def train_rows(R):
+    """[(key, Jittor result, PyTorch result or None)] of the training steps
+    that have a peer (keys device/config/batch/stage)."""
+    return [(k, R["train"].get(k, {}), v) for k, v in R.get("torch_train", {}).items()]
+
+
+def train_lines(R):
+    """Each training step in Jittor and in PyTorch: time, ratio, peak memory,
+    and how far the PyTorch step's losses are from Jittor's."""
+    rows = []
+    for key, jit, tor in train_rows(R):
+        dev, cfg, b, stage = key.split("/")
+        diff = ", ".join(f"{d:.1e}" for d in tor.get("loss_diff") or []) or "-"
+        if "error" in tor or "error" in jit:
+            rows.append([dev, cfg, b, stage, "failed: " + (tor.get("error") or jit["error"])[:160],
+                         None, None, jit.get("rss_peak_mb"), tor.get("rss_peak_mb"), diff])
+            continue
+        ms, tms = jit["times"]["step"]["median"] * 1e3, tor["times"]["step"]["median"] * 1e3
+        rows.append([dev, cfg, b, stage, ms, tms, ms / tms, jit["rss_peak_mb"],
+                     tor["rss_peak_mb"], diff])
+    if not rows:
+        return []
+    return section("Training steps: Jittor against PyTorch",
+                   ["device", "config", "batch", "stage", "Jittor ms", "PyTorch ms",
+                    "ours / PyTorch", "Jittor peak MB", "PyTorch peak MB",
+                    "loss diff (steps 1, 2)"], rows,
+                   "One optimisation step (median): ae = the five sketch autoencoders (MSE "
+                   "to the clean sketch, Adam); combine = FM decoders + G + appearance encoder against the "
+                   "multiscale D (LSGAN, feature matching, VGG, TV, L1, KL; Adam on G, then "
+                   "on D), with the options of the bundled model's run. Jittor runs the real "
+                   "trainer; PyTorch the same networks, seeded weights, losses, optimiser and "
+                   "batch, each in a fresh process (peak MB: that process). Loss diff: the "
+                   "largest relative difference of a loss in each of the first two steps; a "
+                   "step that disagrees is not timed.")
+
+
+def train_targets(R):
+    out = []
+    for key, jit, tor in train_rows(R):
+        if "error" in tor or "error" in jit:
+            why = (tor.get("error") or jit["error"])[:100]
+            out.append(f"* {key}: training step not compared ({why})")
+            continue
+        r = jit["times"]["step"]["median"] / tor["times"]["step"]["median"]
+        out.append(f"* {key}: training step ours/PyTorch = {r:.2f} (target <= 1): "
+                   + ("met" if r <= 1.0 else f"missed, {r:.2f}x slower"))
+    return out
 
 
 # (method, key in the results, label): the rows of the ONNX Runtime table, in order.
@@ -399,7 +457,7 @@ def report(R):
     lines = header_lines(R) + rate_lines(R) + flops_lines(R)
     for dev in R["devices"]:
         lines += latency_lines(R, dev)
-    for part in (sp_lines, sp_train_lines, onnx_lines, load_lines, stage_lines, peer_lines, memory_lines, process_lines,
-                 targets_section):
+    for part in (sp_lines, sp_train_lines, onnx_lines, load_lines, stage_lines, peer_lines,
+                 train_lines, memory_lines, process_lines, targets_section):
         lines += part(R)
     return "\n".join(lines) + "\n"

@@ -213,9 +213,15 @@ class LPIPS:
             feats.append(h)
         return feats
 
+    def unit(self, f):
+        return f / (f.pow(2).sum(1, keepdim=True).sqrt() + self.eps)
+
     def __call__(self, x, y):
-        n, total = x.shape[0], 0.0
-        for w, f in zip(self.heads, self.features(self.torch.cat([x, y], 0))):
-            f = f / (f.pow(2).sum(1, keepdim=True).sqrt() + self.eps)
-            total = total + ((f[:n] - f[n:]) ** 2 * w).sum(1).mean([1, 2])
+        """(B,) distances; the target ``y`` in a pass of its own without
+        gradients (as pSp's LPIPS and training/lpips.py run it)."""
+        with self.torch.no_grad():
+            targets = self.features(y)
+        total = 0.0
+        for w, f, t in zip(self.heads, self.features(x), targets):
+            total = total + ((self.unit(f) - self.unit(t)) ** 2 * w).sum(1).mean([1, 2])
         return total

@@ -27,6 +27,7 @@ WORKERS = {
     "infer": "evaluation.benchmark.jittor_workers:worker_infer",
     "train": "evaluation.benchmark.jittor_workers:worker_train",
     "torch": "evaluation.benchmark.torch_worker:worker_torch",
+    "torch_train": "evaluation.benchmark.torch_train:worker_torch_train",
     "sp": "evaluation.benchmark.sp:worker_sp",
     "torch_sp": "evaluation.benchmark.sp_peer:worker_torch_sp",
     "sp_train": "evaluation.benchmark.sp_train:worker_sp_train",

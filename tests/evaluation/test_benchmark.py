@@ -129,6 +129,7 @@ def test_the_plan_and_the_peer_import_no_framework():
             "import evaluation.benchmark.sp, evaluation.benchmark.sp_peer, "
             "evaluation.benchmark.sp_twin\n"
             "import evaluation.benchmark.sp_train, evaluation.benchmark.sp_train_peer\n"
+            "import evaluation.benchmark.torch_train, evaluation.benchmark.train_steps\n"
             "import evaluation.benchmark.jittor_workers\n"
             "print(sorted(m for m in ('jittor', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
@@ -223,8 +224,8 @@ def test_quick_run_reports_rate_flops_breakdown_memory_and_targets(quick_run):
 def test_the_saved_run_reports_the_same_tables(quick_run):
     out, raw = quick_run
     res = subprocess.run([sys.executable, SCRIPT, "--report", raw], cwd=ROOT,
-                         env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
-                         timeout=300)
+                         env=dict(os.environ, PYTHONPATH=ROOT),    # this checkout's modules
+                         capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout == out
 
@@ -269,15 +270,86 @@ def test_quick_run_times_onnx_runtime_beside_jittor(quick_run):
                      out)
 
 
-# ---------------------------------------------------------------- the sketch embedding's peer
+# ---------------------------------------------------------------- training steps against PyTorch
 def torch_python():
-    """A Python with torch ($DFD_TORCH_PYTHON, else this one), or skip."""
+    """A Python that has torch ($DFD_TORCH_PYTHON, else this one), or skip."""
     python = os.environ.get("DFD_TORCH_PYTHON", sys.executable)
     if workers.torch_available(python)[0] is None:
         pytest.skip("no Python with torch (set DFD_TORCH_PYTHON)")
     return python
 
 
+@pytest.fixture(scope="module")
+def train_steps():
+    """{stage: (Jittor result, PyTorch result)} of one tiny step of each stage."""
+    from evaluation.benchmark.train_steps import STAGES
+    python, out = torch_python(), {}
+    for stage in STAGES:
+        job = {"device": "cpu", "config": "tiny", "batch": 1, "stage": stage, "repeats": 2,
+               "budget": 1.0}
+        jit = workers.run_worker("train", job, env_extra={"DFD_GPU": "off"}, timeout=1800)
+        assert "error" not in jit, jit["error"]
+        tjob = dict(job, options=jit["options"], vgg=jit["vgg"], ref_losses=jit["losses"])
+        out[stage] = jit, workers.run_worker("torch_train", tjob, python=python,
+                                             env_extra={"CUDA_VISIBLE_DEVICES": ""}, timeout=1800)
+    return out
+
+
+def test_pytorch_takes_the_same_training_steps(train_steps):
+    """ae and combine: the PyTorch step reproduces the Jittor trainer's losses
+    (first step and the one after an Adam update), then is timed; both
+    processes report their peak memory."""
+    from evaluation.benchmark.train_steps import LOSS_TOLERANCE
+    names = {"ae": {"rec_eye1", "rec_eye2", "rec_nose", "rec_mouth", "rec_remainder"},
+             "combine": {"KL", "G_GAN", "G_GAN_Feat", "G_VGG", "G_TV", "G_L1", "D_fake",
+                         "D_real"}}
+    for stage, (jit, tor) in train_steps.items():
+        assert "error" not in tor, tor["error"]
+        assert [set(s) for s in jit["losses"]] == [names[stage]] * 2
+        assert jit["losses"][0] != jit["losses"][1]                 # the step changed weights
+        assert len(tor["loss_diff"]) == 2
+        assert tor["loss_diff"][0] < LOSS_TOLERANCE[0] / 10, tor["loss_diff"]
+        assert tor["loss_diff"][1] < LOSS_TOLERANCE[1], tor["loss_diff"]
+        for res in (jit, tor):
+            assert res["times"]["step"]["median"] > 0 and res["rss_peak_mb"] > 0
+    assert train_steps["combine"][0]["vgg"]["weights"] == [1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0]
+
+
+def test_a_training_step_that_disagrees_is_not_timed(train_steps):
+    jit, _ = train_steps["ae"]
+    wrong = [{k: v * 1.01 for k, v in s.items()} for s in jit["losses"]]
+    job = {"stage": "ae", "batch": 1, "repeats": 2, "budget": 1.0, "options": jit["options"],
+           "vgg": None, "ref_losses": wrong}
+    res = workers.run_worker("torch_train", job, python=torch_python(), timeout=1800)
+    assert "not the same step" in res["error"] and "times" not in res
+    assert 5e-3 < res["loss_diff"][0] < 2e-2
+
+
+def test_the_report_shows_training_steps_beside_pytorch():
+    """The training-step table, its target lines and memory rows, from results
+    alone (a failed comparison is a failed row, not a ratio)."""
+    from evaluation.benchmark.report import memory_lines, train_lines, train_targets
+
+    def step(s, mb, **more):
+        return dict({"times": {"step": {"median": s}}, "rss_model_mb": mb / 2, "rss_peak_mb": mb,
+                     "losses_finite": True, "vgg": None}, **more)
+    R = {"infer": {}, "torch_runs": {},
+         "train": {"cpu/tiny/1/ae": step(0.2, 300), "cpu/tiny/1/combine": step(0.6, 650)},
+         "torch_train": {"cpu/tiny/1/ae": step(0.4, 400, loss_diff=[1e-6, 1e-4]),
+                         "cpu/tiny/1/combine": {"error": "not the same step: ...",
+                                                "loss_diff": [0.5, 0.5]}}}
+    text = "\n".join(train_lines(R))
+    rows = [r for t, r in markdown_tables(text).items() if "stage" in t][0]
+    assert rows[0][3:7] == ["ae", "200", "400", "0.500"] and rows[0][-1] == "1.0e-06, 1.0e-04"
+    assert rows[1][3] == "combine" and rows[1][4].startswith("failed: not the same step")
+    targets = train_targets(R)
+    assert "ours/PyTorch = 0.50 (target <= 1): met" in targets[0]
+    assert "not compared" in targets[1]
+    memory = "\n".join(memory_lines(R))
+    assert "training step (ae)" in memory and "PyTorch training step (ae)" in memory
+
+
+# ---------------------------------------------------------------- the sketch embedding's peer
 SP_TABLE = ("device", "config", "batch", "network", "GFLOP", "median ms", "floor ms", "x floor",
             "PyTorch ms", "ours / PyTorch")
 
