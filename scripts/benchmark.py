@@ -87,10 +87,11 @@ def build_parser():
                    help="comma-separated presets of the sketch embedding (configs/sp_embedding/, "
                         "or 'bundled': the bundled model's architecture) to measure at batch 1, "
                         "with the PyTorch peer; '' skips it")
-    p.add_argument("--sp_train", default="bundled,official",
+    p.add_argument("--sp_train", default="bundled",
                    help="presets of the sketch embedding whose training steps (StyleGAN2 with "
                         "and without its regularisers, the encoder step) are measured on the "
-                        "CPU beside PyTorch's; '' skips them (so does --train off)")
+                        "CPU beside PyTorch's ('official': 1024 px, minutes a step and over "
+                        "16 GB at batch 2); '' skips them (so does --train off)")
     p.add_argument("--sp_train_batch", type=int, default=1,
                    help="batch of the sketch embedding's training steps (1-4 or a multiple of "
                         "4: the minibatch standard deviation); at 1024 px batch 2 already "
