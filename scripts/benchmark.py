@@ -92,7 +92,7 @@ def build_parser():
                         "and without its regularisers, the encoder step) are measured on the "
                         "CPU beside PyTorch's ('official': 1024 px, minutes a step and over "
                         "16 GB at batch 2); '' skips them (so does --train off)")
-    p.add_argument("--sp_train_batch", type=int, default=1,
+    p.add_argument("--sp_train_batch", type=int, default=2,
                    help="batch of the sketch embedding's training steps (1-4 or a multiple of "
                         "4: the minibatch standard deviation); at 1024 px batch 2 already "
                         "peaks at 16.5 GB in the lightest step")
