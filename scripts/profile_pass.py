@@ -148,7 +148,7 @@ def sp_call(jt, config, what, batch):
         face = prepare_inference(opt)
         model = face.model
     else:
-        from evaluation.benchmark.sp import sp_options
+        from evaluation.benchmark.sp_config import sp_options
         from models import create_model
         from models.sp_embedding.inference import SPInference
         opt = sp_options(config)

@@ -93,7 +93,7 @@ def sp_inputs(opt, batch):
 
 
 def _export_sp(jt, job):
-    from evaluation.benchmark.sp import sp_options
+    from evaluation.benchmark.sp_config import sp_options
     from models import create_model
     from models.sp_embedding.inputs import one_hot
     opt = sp_options(job["config"])
@@ -193,7 +193,7 @@ def _dfd_diffs(job, opt, model):
 
 
 def _onnx_sp(job):
-    from evaluation.benchmark.sp import sp_options
+    from evaluation.benchmark.sp_config import sp_options
     from models.inference import Appearance
     from models.onnx_runtime.sp import OnnxSPEmbedding
     from models.sp_embedding.inference import SPInference

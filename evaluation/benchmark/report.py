@@ -4,6 +4,7 @@ results of a run (``R``, as ``--json`` saves it). Sections are functions
 
 from evaluation.benchmark.flops import REFERENCE_GFLOP
 from evaluation.benchmark.sp_report import sp_lines, sp_train_lines
+from evaluation.benchmark.tables import best_rate, fmt, section, table
 
 # (key in the results, label): the rows of the latency table, in order.
 NET_ROWS = (("encoders", "encoders (5)"), ("fm", "FM decoders (5)"), ("G", "generator G"),
@@ -12,58 +13,6 @@ NET_ROWS = (("encoders", "encoders (5)"), ("fm", "FM decoders (5)"), ("G", "gene
 TARGET_CPU_FLOOR = 2.0
 TARGET_GPU_FLOOR = 3.0
 MEMORY_LIMIT_MB = 4096
-
-
-# ---------------------------------------------------------------- formatting
-def fmt(x, digits=None):
-    if x is None:
-        return "-"
-    if isinstance(x, str):
-        return x
-    if isinstance(x, int):
-        return str(x)
-    if digits is not None:
-        return f"{x:.{digits}f}"
-    ax = abs(x)
-    if ax >= 100:
-        return f"{x:.0f}"
-    if ax >= 10:
-        return f"{x:.1f}"
-    if ax >= 1:
-        return f"{x:.2f}"
-    return f"{x:.3f}"
-
-
-def table(header, rows):
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(fmt(c) for c in row) + " |" for row in rows]
-    return "\n".join(out)
-
-
-def section(title, header, rows, *notes):
-    """A '## title' section: the table, then each note as a paragraph."""
-    lines = [f"## {title}", "", table(header, rows), ""]
-    for note in notes:
-        lines += [note, ""]
-    return lines
-
-
-# ---------------------------------------------------------------- rates
-def best_rate(R, dev, dtype="float32"):
-    """(GFLOP/s, source) of the fastest float32 matrix product measured on ``dev``."""
-    best = (0.0, "none")
-    for res in R["peak"].get(dev, []):
-        for src in ([f"jittor_{dtype}"] + (["numpy"] if dev == "cpu" else [])):
-            for n, rate in (res.get(src) or {}).items():
-                if rate > best[0]:
-                    best = (rate, f"{src.split('_')[0]} {n}x{n}")
-    if dev == "cpu" and dtype == "float32":
-        for key, res in R["torch_runs"].items():
-            if key.startswith("cpu/"):
-                for n, rate in (res.get("matmul") or {}).items():
-                    if rate > best[0]:
-                        best = (rate, f"pytorch {n}x{n}")
-    return best
 
 
 def header_lines(R):

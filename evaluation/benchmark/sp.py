@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from evaluation.benchmark.sp_config import sp_options
 from evaluation.benchmark.timing import rss_mb, timed
 
 SP_ROWS = (("E_c", "W encoder E_c (head 0 only)"), ("E_s", "sketch encoder E_s"),
@@ -92,26 +93,6 @@ def sp_flops(opt, batch=1):
 
 
 # ---------------------------------------------------------------- the worker
-BUNDLED = "bundled"          # --sp_configs bundled: the bundled model's architecture
-
-
-def sp_preset(config):
-    """What --preset gets for ``config``: a preset name (configs/sp_embedding/)
-    or, for ``bundled``, the bundled model's config.json."""
-    if config != BUNDLED:
-        return config
-    import os
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    return os.path.join(root, "params", "sp_embedding", "config.json")
-
-
-def sp_options(config):
-    """The options of ``config`` (a preset, or ``bundled``: the bundled
-    model's architecture, with the benchmark's weights)."""
-    from options.base_options import BaseOptions
-    return BaseOptions().parse(["--method", "sp_embedding", "--preset", sp_preset(config)])
-
-
 def load_seeded(jt, module, name):
     """The seeded weights of network ``name`` (``sp_peer.SP_SEEDS``) into a
     Jittor module, tensor by tensor (no second copy of the model in memory);

@@ -37,7 +37,7 @@ LR_MLP = 0.01
 
 def sp_options(config):
     """The sketch embedding's options of ``config`` (a preset, or ``bundled``)."""
-    from evaluation.benchmark.sp import sp_options as options
+    from evaluation.benchmark.sp_config import sp_options as options
     return options(config)
 
 

@@ -6,7 +6,7 @@ training stage beside PyTorch's (``sp_train_lines``)."""
 def sp_lines(R):
     """The report's section on the sketch embedding (empty when not measured):
     each network and the whole pass against the floor and the PyTorch peer."""
-    from evaluation.benchmark.report import best_rate, fmt, section
+    from evaluation.benchmark.tables import best_rate, fmt, section
     from evaluation.benchmark.sp import SP_ROWS
     if not R.get("sp"):
         return []
@@ -60,7 +60,7 @@ def sp_lines(R):
 
 def sp_train_lines(R):
     """One training step of each sketch-embedding stage, Jittor beside PyTorch."""
-    from evaluation.benchmark.report import section
+    from evaluation.benchmark.tables import section
     from evaluation.benchmark.sp_train import LOSS_TOLERANCE, SP_STEPS
     if not R.get("sp_train"):
         return []

@@ -57,7 +57,7 @@ LOSS_TOLERANCE = 1e-3
 
 def train_options(step, config, batch, root):
     """The stage's options (``STEP_ARGS``) at ``config`` and ``batch``."""
-    from evaluation.benchmark.sp import sp_preset
+    from evaluation.benchmark.sp_config import sp_preset
     from options.train_options import TrainOptions
     return TrainOptions().parse(["--method", "sp_embedding", "--preset", sp_preset(config),
                                  "--name", "bench", "--checkpoints_dir", root,

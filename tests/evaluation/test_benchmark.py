@@ -234,7 +234,8 @@ def test_sketch_embedding_flops_match_the_reference_counts():
     """At the authors' size the analytic counts equal PyTorch's flop counter on
     their modules (the reference notes: E_c/E_s 146.396, E_a 144.962,
     G 150.766 GFLOP, the whole forward 588.525)."""
-    from evaluation.benchmark.sp import sp_flops, sp_options
+    from evaluation.benchmark.sp import sp_flops
+    from evaluation.benchmark.sp_config import sp_options
     f = {k: v / 1e9 for k, v in sp_flops(sp_options("official")).items()}
     assert round(f["E_c_authors"], 3) == round(f["E_s"], 3) == 146.396
     assert round(f["E_a"], 3) == 144.962 and round(f["G"], 3) == 150.766
