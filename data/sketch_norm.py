@@ -19,9 +19,7 @@ import math
 import cv2
 import numpy as np
 
-from data.sketch_tone import lines_of_shaded
-
-DARK = 128                          # a pixel darker than this is stroke
+from data.sketch_tone import DARK, lines_of_shaded  # DARK: a pixel darker is stroke
 
 # --- reference facts (measured; fractions of the image size unless said otherwise) ---
 # Stroke width (``stroke_width``, pixels) of the clean sketches at the

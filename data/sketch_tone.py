@@ -34,13 +34,18 @@ BLOCK_AT_128 = 5                    # neighbourhood of the line extraction at 12
 LINE_CONTRAST = 10                  # a line pixel is this much darker than its neighbourhood
 
 
+def light_share(a):
+    """The share of a uint8 image's pixels in the light tone band."""
+    return float(((a >= LIGHT_TONE[0]) & (a < LIGHT_TONE[1])).mean())
+
+
 def shading(sketch):
     """(light tone share / dark stroke share, light tone share) of a gray
     uint8 sketch, measured at MEASURE_SIZE."""
     a = np.asarray(sketch, np.uint8)
     if a.shape != (MEASURE_SIZE, MEASURE_SIZE):        # as files are read (sketch_io)
         a = np.asarray(Image.fromarray(a).resize((MEASURE_SIZE, MEASURE_SIZE), Image.LANCZOS))
-    light = float(((a >= LIGHT_TONE[0]) & (a < LIGHT_TONE[1])).mean())
+    light = light_share(a)
     dark = float((a < DARK).mean())
     return light / max(dark, 1e-3), light
 
@@ -57,7 +62,7 @@ def lines_of_shaded(sketch):
     """(sketch, notes): a shaded drawing's extracted lines and a note, or
     the very same array and no note."""
     a = np.asarray(sketch, np.uint8)
-    if ((a >= LIGHT_TONE[0]) & (a < LIGHT_TONE[1])).mean() < MIN_TONE:
+    if light_share(a) < MIN_TONE:
         return sketch, []           # two-tone as drawn (thin lines only look gray when shrunk)
     ratio, light = shading(a)
     if ratio <= SHADED_ABOVE or light < MIN_TONE:

@@ -302,20 +302,28 @@ def test_facial_hair_is_found_in_the_photo_and_drawn():
     assert (clean[150:250, 60:200] < 128).mean() > 0.01
 
 
+def remade_as_committed(out, folder):
+    """[(name, image)] of the six files a script wrote to ``out``, after
+    checking they are test_input/``folder``/'s files, pixel for pixel."""
+    committed = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             "test_input", folder)
+    names = sorted(os.listdir(out))
+    assert names == sorted(os.listdir(committed)) and len(names) == 6
+    images = []
+    for n in names:
+        a = np.asarray(Image.open(os.path.join(out, n)))
+        assert np.array_equal(a, np.asarray(Image.open(os.path.join(committed, n)))), n
+        images.append((n, a))
+    return images
+
+
 def test_photo_style_sample_sketches_are_the_committed_ones(tmp_path):
     """scripts/make_photo_style_sketches.py remakes test_input/photo_style/
     exactly (the training-way sketches of procedural faces), and the held-out
     style redraws the same faces."""
     out = str(tmp_path / "ps")
     assert run_script("scripts/make_photo_style_sketches.py", ["--out", out]) == 0
-    committed = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                             "test_input", "photo_style")
-    names = sorted(os.listdir(out))
-    assert names == sorted(os.listdir(committed)) and len(names) == 6
-    for n in names:
-        a = np.asarray(Image.open(os.path.join(out, n)))
-        b = np.asarray(Image.open(os.path.join(committed, n)))
-        assert np.array_equal(a, b), n
+    for n, a in remade_as_committed(out, "photo_style"):
         assert 0.01 < (a < 128).mean() < 0.2              # a line drawing, not blank or black
     pencil = str(tmp_path / "pencil")
     assert run_script("scripts/make_photo_style_sketches.py",
@@ -330,13 +338,7 @@ def test_shaded_pencil_portraits_are_the_committed_ones(tmp_path):
     (mostly light paper, a spread of grays, not a line drawing's two tones)."""
     out = str(tmp_path / "shaded")
     assert run_script("scripts/make_photo_style_sketches.py", ["--out", out, "--shaded"]) == 0
-    committed = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                             "test_input", "pencil_shaded")
-    names = sorted(os.listdir(out))
-    assert names == sorted(os.listdir(committed)) and len(names) == 6
-    for n in names:
-        a = np.asarray(Image.open(os.path.join(out, n)))
-        assert np.array_equal(a, np.asarray(Image.open(os.path.join(committed, n)))), n
+    for n, a in remade_as_committed(out, "pencil_shaded"):
         assert a.ndim == 2 and a.shape == (512, 512)
         assert np.median(a) > 200                             # paper
         mid = ((a > 60) & (a < 200)).mean()

@@ -18,6 +18,7 @@ import zlib
 import numpy as np
 
 from evaluation.benchmark.inputs import seeded_weights
+from evaluation.benchmark.sp_config import sp_options
 
 SP_SEEDS = {"encoder_sketch_coarse": 51, "encoder_sketch_fine": 52, "encoder_face_fine": 53,
             "decoder": 54, "latent_avg": 55, "discriminator": 56}
@@ -33,12 +34,6 @@ SP_TWIN_KEYS = ("output_size", "style_dim", "n_mlp", "channel_multiplier", "chan
 # uint8 conversion turns a 1e-6 difference at a level boundary into 1 level.
 TOLERANCE = {"float": 1e-3, "grey": 1}
 LR_MLP = 0.01
-
-
-def sp_options(config):
-    """The sketch embedding's options of ``config`` (a preset, or ``bundled``)."""
-    from evaluation.benchmark.sp_config import sp_options as options
-    return options(config)
 
 
 def sp_twin_options(config):
