@@ -405,8 +405,18 @@ class SyntheticDataset(FaceDataset):
         return [tuple(getattr(p, k) for k in keys) for p in params]
 
 
+# a class, or "module:Class" for a dataset module that builds on this one
 _REGISTRY = {"paired": PairedDataset, "celeba": CelebAMaskHQDataset,
-             "synthetic": SyntheticDataset}
+             "synthetic": SyntheticDataset, "sp_samples": "data.sample_pairs:SamplePairsDataset"}
+
+
+def dataset_class(name):
+    cls = _REGISTRY[name]
+    if isinstance(cls, str):
+        import importlib
+        module, attr = cls.split(":")
+        cls = _REGISTRY[name] = getattr(importlib.import_module(module), attr)
+    return cls
 
 
 def dataset_names():
@@ -421,14 +431,15 @@ def create_dataset(opt, phase="train"):
     if opt.dataset_mode not in _REGISTRY:
         raise DatasetError(f"unknown dataset mode {opt.dataset_mode!r}; "
                            f"choose one of {', '.join(dataset_names())}")
-    cls = _REGISTRY[opt.dataset_mode]
+    cls = dataset_class(opt.dataset_mode)
     if getattr(opt, "semantic", False):
         if opt.dataset_mode == "celeba" and os.path.isdir(
                 os.path.join(opt.dataroot, "semantic_sketch")):
             cls = CelebASemanticDataset
-        elif opt.dataset_mode not in ("synthetic", "celeba"):
+        elif opt.dataset_mode not in ("synthetic", "celeba", "sp_samples"):
             raise DatasetError(f"--dataset_mode {opt.dataset_mode} has no semantic sketches or "
-                               f"parsing maps: use synthetic, or celeba (its label maps)")
+                               f"parsing maps: use synthetic, celeba (its label maps) or "
+                               f"sp_samples (the generator's own samples)")
     ds = cls(opt, phase)
     limit = getattr(opt, "max_dataset_size", 0) or 0
     if limit and len(ds.items) > limit:

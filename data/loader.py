@@ -11,7 +11,8 @@ Semantic samples (``Sample.semantic``, ``Sample.parsing``) come in the batch
 as ``semantic`` and ``parsing`` (None when the dataset has none), shifted
 with the sketch and the photo (by the same fraction of their side when their
 sizes differ) and, when flipped, with their left / right classes swapped
-(the mirror image of a left eye is a right eye).
+(the mirror image of a left eye is a right eye). Samples with known
+generator codes (``Sample.codes``, data/sample_pairs.py) give ``codes``.
 """
 
 import numpy as np
@@ -145,6 +146,7 @@ class BatchLoader:
         for it in range(start, len(self)):
             chunk = order[it * per_step:(it + 1) * per_step][self.rank::self.world]
             sketches, photos, genders, cleans, semantics, parsings = [], [], [], [], [], []
+            codes = []
             for i in chunk:
                 sample = self.ds.get(int(i))
                 rng = np.random.default_rng([self.seed, epoch, int(i)])
@@ -160,9 +162,11 @@ class BatchLoader:
                 cleans.append(clean if clean is not None else sketch)
                 semantics.append(semantic)
                 parsings.append(parsing)
+                codes.append(getattr(sample, "codes", None))
 
             def stack(arrays):
                 return np.stack(arrays) if arrays[0] is not None else None
             yield {"sketch": np.stack(sketches), "photo": stack(photos),
                    "clean": np.stack(cleans), "gender": genders, "index": chunk,
-                   "semantic": stack(semantics), "parsing": stack(parsings)}
+                   "semantic": stack(semantics), "parsing": stack(parsings),
+                   "codes": stack(codes)}

@@ -160,6 +160,11 @@ def add_sp_train_options(parser):
     e.add_argument("--mask_feat_layer", type=int, default=4,
                    help="how many of the parser's decoder features are compared (deepest "
                         "first; 4 = all)")
+    e.add_argument("--latent_lambda", type=float, default=1.0,
+                   help="--dataset_mode sp_samples: weight of the code loss, the mean squared "
+                        "difference of the encoded W+ and the code that made the sample, over "
+                        "the rows the step learns (coarse: those before --break_layer), in "
+                        "units of the mapping network's per-dimension variance")
     e.add_argument("--w_norm_lambda", type=float, default=0.0,
                    help="weight of the W-norm loss: mean over the batch of ||W - latent_avg||")
     e.add_argument("--loss_size", type=int, default=256,

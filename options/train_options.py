@@ -7,7 +7,7 @@ from models.methods import DEFAULT_METHOD, get_method
 from options.base_options import (BaseOptions, OptionError, add_dataroot, add_experiment_options,
                                   seed_value)
 
-DATASET_MODES = ("paired", "celeba", "synthetic")
+DATASET_MODES = ("paired", "celeba", "synthetic", "sp_samples")
 
 
 class TrainOptions(BaseOptions):
@@ -42,7 +42,9 @@ class TrainOptions(BaseOptions):
         d = parser.add_argument_group("data")
         d.add_argument("--dataset_mode", default="synthetic", choices=DATASET_MODES,
                        help="paired: DATAROOT/sketch + DATAROOT/photo; celeba: the "
-                            "CelebAMask-HQ layout; synthetic: procedural faces made on the fly")
+                            "CelebAMask-HQ layout; synthetic: procedural faces made on the fly; "
+                            "sp_samples (sketch embedding, --stage encoder): the generator's "
+                            "own samples with their codes, from scripts/make_sample_pairs.py")
         add_dataroot(d)
         d.add_argument("--n_samples", type=int, default=2000,
                        help="synthetic: number of procedural faces in the training set")

@@ -19,12 +19,15 @@ A subclass holds ``opt`` and ``root`` and supplies the network calls:
 * ``appearance_codes(photos)`` and ``has_appearance``.
 """
 
+from collections import OrderedDict
+
 import numpy as np
 
 from models.deepfacedrawing.manifold import project, shadow_weights
 from util.arrays import crop_part, random_look, sketch_to_array, to_uint8
 from util.components import PARTS, PASTE_ORDER, nose_paste_rows, scaled_boxes
 
+DECODED_ROWS = 256         # decoded bank rows kept per part and gender (shadows)
 SHADOW_WHITE_POINT = 0.8   # shadow greys lighter than this (0 black .. 1 white) show as white
 
 
@@ -65,7 +68,7 @@ class DFDPipeline:
 
     def _init_pipeline(self):
         self.boxes = scaled_boxes(self.opt.image_size)
-        self._decoded = {}     # (part, gender) -> (neighbour indices, their decodes)
+        self._decoded = {}     # (part, gender) -> OrderedDict {bank row: its decoded crop}
 
     # -------------------------------------------------------------- supplied
     def part_keys(self):
@@ -142,15 +145,23 @@ class DFDPipeline:
 
     def decoded_neighbours(self, part, idx, gender="all"):
         """The sketch decoder's crops (B*K, 1, S, S) of ``part``'s bank rows
-        ``idx`` (B, K). The last decodes per part and gender are kept: while
-        a drawing changes a little, most parts keep their K neighbours, and
-        the same rows decoded in the same batch give the same crops."""
-        hit = self._decoded.get((part, gender))
-        if hit is not None and np.array_equal(hit[0], idx):
-            return hit[1]
-        decoded = self.decode_latents(part, self.bank(part, gender).latents[idx.reshape(-1)])
-        self._decoded[(part, gender)] = (np.array(idx, copy=True), decoded)
-        return decoded
+        ``idx`` (B, K). Decoded crops are kept per bank row (the last
+        DECODED_ROWS of each part and gender): while a drawing changes a
+        little, most of a part's K neighbours stay, and only the rows new
+        to the cache are decoded (the decoder treats each row on its own, so
+        a crop is the same, up to float rounding, whatever rows it was
+        decoded with)."""
+        cache = self._decoded.setdefault((part, gender), OrderedDict())
+        rows = [int(r) for r in np.asarray(idx).reshape(-1)]
+        new = [r for r in dict.fromkeys(rows) if r not in cache]
+        if new:
+            decoded = self.decode_latents(part, self.bank(part, gender).latents[new])
+            cache.update(zip(new, np.asarray(decoded)))
+        for r in rows:
+            cache.move_to_end(r)
+        while len(cache) > max(DECODED_ROWS, len(rows)):
+            cache.popitem(last=False)
+        return np.stack([cache[r] for r in rows])
 
     def shadows(self, found, gender="all"):
         """Shadow images (B, H, W) uint8: each part's neighbours decoded and

@@ -17,12 +17,20 @@ output_size) and compared with
     l2_lambda * L2 + lpips_lambda * LPIPS* (or LPIPS, see training/lpips.py)
     + mask_feat_lambda * mean_k mean (P_k(out) - P_k(target))^2
     + w_norm_lambda * mean_b ||W_b - latent_avg||_F
+    + latent_lambda * mean (W - W_true)^2 / var(W)     (sp_samples only)
 
 where P_k are the face parser's decoder features (deepest first, the first
 --mask_feat_layer of them; ``--parser_from``). The style heads' last linear
 layers of E_s and E_a start at zero, so their offsets start at zero: the
 coarse step's export is the coarse model exactly, and the fine step starts
 from it.
+
+With ``--dataset_mode sp_samples`` (data/sample_pairs.py: the generator's
+own samples, sketched, with the W+ code that made each) the code itself is
+a target: W_true over the rows the step learns (coarse: the rows before
+break_layer, which the sketch decides; fine: all), var(W) the mapping
+network's mean per-dimension variance. With every image loss off the step
+never runs G, which makes it several times faster.
 
 Each step has its own training state (``train_state/encoder_coarse.pkl``,
 ``encoder_fine.pkl``), loss-log header and result page. The export is a
@@ -76,6 +84,14 @@ def zero_style_heads(encoder):
     jt.sync([v for b in encoder.styles for v in (b.linear.weight, b.linear.bias)])
 
 
+def w_variance(net, style_dim, seed, n=2048):
+    """Mean per-dimension variance of the mapping network's W over n seeded z."""
+    rng = np.random.default_rng([seed, 0x5EED])
+    with jt.no_grad():
+        w = net.mapping(jt.array(rng.standard_normal((n, style_dim)).astype(np.float32)))
+        return max(float(w.numpy().var(axis=0).mean()), 1e-12)
+
+
 class EncoderTrainer(SPTrainer):
     stage = "encoder"
 
@@ -88,6 +104,9 @@ class EncoderTrainer(SPTrainer):
         if not opt.stylegan_from:
             raise StageError("--stage encoder needs --stylegan_from (a folder written by "
                              "--stage stylegan, or a rosinality StyleGAN2 .pt)")
+        if opt.dataset_mode == "sp_samples" and (opt.jitter or opt.flip):
+            raise StageError("--dataset_mode sp_samples: --jitter and --flip would part each "
+                             "sample from the code that made it; leave them off")
         if opt.mask_feat_lambda > 0 and not opt.parser_from:
             raise StageError("--mask_feat_lambda needs --parser_from (a folder written by "
                              "--stage parser)")
@@ -113,6 +132,7 @@ class EncoderTrainer(SPTrainer):
             self.trained = list(FINE)
         for name in self.trained:
             getattr(net, name).train()
+        self.w_var = w_variance(net, opt.style_dim, opt.seed)
         params = [p for name in self.trained for p in getattr(net, name).parameters()]
         self.optim = Adam(params, opt.lr, (opt.beta1, opt.beta2), opt.eps)
         self.lpips = self.parser = None
@@ -165,8 +185,15 @@ class EncoderTrainer(SPTrainer):
         self.next_step()
         x, appearance, target = self.inputs(batch)
         codes = self.codes(x, appearance)
-        out = self.synthesize(codes, self.rng())
+        rng = self.rng()
+        image_losses = opt.l2_lambda > 0 or self.lpips is not None or self.parser is not None
+        out = self.synthesize(codes, rng) if image_losses else None
         losses, total = {}, 0.0
+        if batch.get("codes") is not None and opt.latent_lambda > 0:
+            rows = opt.break_layer if self.step_name == "coarse" else opt.n_latent
+            diff = codes[:, :rows] - jt.array(batch["codes"][:, :rows])
+            losses["latent"] = (diff * diff).mean() / self.w_var
+            total = total + losses["latent"] * opt.latent_lambda
         if opt.l2_lambda > 0:
             losses["L2"] = ((out - target) ** 2).mean()
             total = total + losses["L2"] * opt.l2_lambda
@@ -182,7 +209,8 @@ class EncoderTrainer(SPTrainer):
             total = total + losses["w_norm"] * opt.w_norm_lambda
         if not losses:
             raise StageError("every encoder loss is off: give one of --l2_lambda, "
-                             "--lpips_lambda, --mask_feat_lambda, --w_norm_lambda a weight > 0")
+                             "--lpips_lambda, --mask_feat_lambda, --w_norm_lambda (or, with "
+                             "--dataset_mode sp_samples, --latent_lambda) a weight > 0")
         losses["total"] = total
         self.optim.step(total)
         return self.losses_to_floats(losses)
