@@ -140,6 +140,11 @@ def add_sp_train_options(parser):
                         "decoder and latent_avg) or a rosinality StyleGAN2 .pt (g_ema)")
     e.add_argument("--coarse_from", default="",
                    help="fine step: the folder with the trained E_c (default: this experiment)")
+    e.add_argument("--encoders_from", default="",
+                   help="start the encoders this step trains from the ones of this folder "
+                        "(an encoder-stage export), e.g. to fine-tune on photos with the image "
+                        "losses after training on the generator's samples (sp_samples); "
+                        "default: coarse from scratch, fine offsets from zero")
     e.add_argument("--parser_from", default="",
                    help="a folder written by --stage parser (needed for --mask_feat_lambda)")
     e.add_argument("--labeler_from", default="",

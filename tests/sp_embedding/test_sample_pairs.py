@@ -124,6 +124,12 @@ def test_coarse_encoder_learns_the_codes_without_running_the_generator(pairs, tm
     assert set(t.history[0]) == {"latent", "total"} and learns(t.history, "latent")
     with pytest.raises(StageError, match="--jitter and --flip"):
         create_stage(parse(base + ["--flip", "--name", "d"]))
+    # fine-tuning (e.g. on photos with the image losses) starts from the export
+    tuned = create_stage(parse(base[:-2] + ["--name", "t", "--encoders_from",
+                                            str(tmp_path / "c")]))
+    trained = t.net.encoder_sketch_coarse.state_dict()
+    for name, var in tuned.net.encoder_sketch_coarse.state_dict().items():
+        np.testing.assert_array_equal(var.numpy(), trained[name].numpy())
 
 
 def test_pair_script_needs_a_generator_folder(pairs, tmp_path, capsys):

@@ -23,7 +23,8 @@ where P_k are the face parser's decoder features (deepest first, the first
 --mask_feat_layer of them; ``--parser_from``). The style heads' last linear
 layers of E_s and E_a start at zero, so their offsets start at zero: the
 coarse step's export is the coarse model exactly, and the fine step starts
-from it.
+from it. ``--encoders_from`` starts the step's encoders from another
+export's instead (fine-tuning).
 
 With ``--dataset_mode sp_samples`` (data/sample_pairs.py: the generator's
 own samples, sketched, with the W+ code that made each) the code itself is
@@ -130,6 +131,9 @@ class EncoderTrainer(SPTrainer):
             load_network(net.encoder_sketch_coarse, sp_ckpt.net_path(source, COARSE))
             freeze(net.encoder_sketch_coarse)
             self.trained = list(FINE)
+        if opt.encoders_from:
+            for name in self.trained:
+                load_network(getattr(net, name), sp_ckpt.net_path(opt.encoders_from, name))
         for name in self.trained:
             getattr(net, name).train()
         self.w_var = w_variance(net, opt.style_dim, opt.seed)
