@@ -137,3 +137,17 @@ def test_pair_script_needs_a_generator_folder(pairs, tmp_path, capsys):
                       ["--stylegan_from", str(tmp_path), "--parser_from", str(tmp_path),
                        "--out", str(tmp_path / "o")])
     assert code == 2 and "no config.json of the sketch embedding" in capsys.readouterr().err
+
+
+def test_pair_script_resumes_after_the_last_whole_batch(tmp_path):
+    import importlib.util
+    from tests.conftest import ROOT
+    spec = importlib.util.spec_from_file_location(
+        "make_sample_pairs", os.path.join(ROOT, "scripts", "make_sample_pairs.py"))
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.written_before(str(tmp_path / "none"), 16) == 0
+    for n in (0, 1, 2, 17, 33, 35):         # 34 skipped (no face), a run cut in batch 2
+        (tmp_path / f"{n}.npz").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("")
+    assert script.written_before(str(tmp_path), 16) == 32    # batch 2 is made again
