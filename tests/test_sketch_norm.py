@@ -412,3 +412,22 @@ def test_faint_shaded_portraits_become_line_drawings():
         elif ratio < 4:
             assert not tone, (path, notes)
     assert extracted == 3
+
+
+def test_line_drawings_with_tone_beside_their_lines_are_left_alone():
+    """Hatching merged into gray tone at 128 px (the pencil style on real
+    faces) puts as much light tone over the dark strokes as a faint shaded
+    portrait, but keeps its dark outlines: such a drawing is not extracted.
+    The same tone over faint lines is."""
+    from data.sketch_tone import FAINT_DARK, SHADED_ABOVE, dark_share, shading
+    from data.synthetic import make_sample
+    lines = make_sample(3, 1, 128, style="clean")["sketch"]
+    toned = lines.copy()
+    toned[:100][toned[:100] > 235] = 205                   # hatched areas gone gray
+    assert shading(toned)[0] > SHADED_ABOVE and dark_share(toned) >= FAINT_DARK
+    out, notes = normalise_sketch(toned)
+    assert not any("shaded" in n for n in notes)
+    faint = np.where(toned < 128, 160, toned).astype(np.uint8)   # the lines drawn lightly
+    faint[::12, ::12] = np.minimum(faint[::12, ::12], 60)        # a few dark specks
+    assert shading(faint)[0] > SHADED_ABOVE and dark_share(faint) < FAINT_DARK
+    assert any("shaded" in n for n in normalise_sketch(faint)[1])
