@@ -86,8 +86,9 @@ def lines_of_shaded(sketch):
     a = np.asarray(sketch, np.uint8)
     if light_share(a) < MIN_TONE:
         return sketch, []           # two-tone as drawn (thin lines only look gray when shrunk)
-    ratio, light = shading(a)
-    if ratio <= SHADED_ABOVE or light < MIN_TONE or dark_share(a) >= FAINT_DARK:
+    small = at_measure_size(a)
+    ratio, light = shading(small)
+    if ratio <= SHADED_ABOVE or light < MIN_TONE or dark_share(small) >= FAINT_DARK:
         return sketch, []
     return extract_lines(sketch), [
         f"a shaded drawing (light tone {ratio:.1f}x its dark strokes, line sketches have at "

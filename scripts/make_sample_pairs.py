@@ -26,11 +26,10 @@ def build_generator(folder):
     """The generator of a --stage stylegan folder and its latent_avg."""
     from types import SimpleNamespace
 
-    from models.base_model import load_network
     from models.files import CheckpointError, read_config
-    from models.sp_embedding import checkpoint as sp_ckpt
     from models.sp_embedding.psp import define_generator
     from options.sp_embedding import n_latent
+    from training.sp_embedding.encoder import load_stylegan
     cfg = read_config(folder)
     if cfg is None or cfg.get("method") != "sp_embedding":
         raise CheckpointError(f"{folder}: no config.json of the sketch embedding (a folder "
@@ -38,9 +37,9 @@ def build_generator(folder):
     opt = SimpleNamespace(**cfg)
     opt.n_latent = n_latent(opt.output_size)
     g = define_generator(opt)
-    load_network(g, sp_ckpt.net_path(folder, "decoder"))
+    avg = load_stylegan(folder, g, opt.n_latent)       # the encoder stage's loading
     g.eval()
-    return g, sp_ckpt.read_latent_avg(folder, (opt.n_latent, opt.style_dim)), opt
+    return g, avg, opt
 
 
 def written_before(out, batch):

@@ -37,6 +37,13 @@ class SPTrainer(BaseTrainer):
 
 
 # ---------------------------------------------------------------- helpers
+def seeded_noise(generator, rng, batch):
+    """Fresh noise maps for ``generator`` (one per layer, the shapes of its
+    stored ones, ``batch`` of each) drawn from the NumPy generator ``rng``."""
+    return [jt.array(rng.standard_normal((batch, 1) + tuple(n.shape[2:])).astype(np.float32))
+            for n in generator.stored_noise()]
+
+
 def mean_pool(x, size):
     """Mean-pool a B x C x N x N Var to size x size (N a multiple of size)."""
     n = x.shape[-1]

@@ -53,7 +53,8 @@ from models.sp_embedding.labelers import labeler_path
 from options.sp_embedding_train import loss_resolution
 from training.base_trainer import StageError, jt
 from training.optim import Adam
-from training.sp_embedding.base import SPTrainer, freeze, mean_pool, to_rgb_images
+from training.sp_embedding.base import (SPTrainer, freeze, mean_pool, seeded_noise,
+                                        to_rgb_images)
 from util.arrays import photo_to_array
 
 COARSE, FINE = "encoder_sketch_coarse", ("encoder_sketch_fine", "encoder_face_fine")
@@ -136,7 +137,8 @@ class EncoderTrainer(SPTrainer):
                 load_network(getattr(net, name), sp_ckpt.net_path(opt.encoders_from, name))
         for name in self.trained:
             getattr(net, name).train()
-        self.w_var = w_variance(net, opt.style_dim, opt.seed)
+        self.w_var = (w_variance(net, opt.style_dim, opt.seed)      # the code loss's unit
+                      if opt.dataset_mode == "sp_samples" else None)
         params = [p for name in self.trained for p in getattr(net, name).parameters()]
         self.optim = Adam(params, opt.lr, (opt.beta1, opt.beta2), opt.eps)
         self.lpips = self.parser = None
@@ -178,9 +180,7 @@ class EncoderTrainer(SPTrainer):
         if rng is None or self.opt.encoder_noise == "stored":
             noise = g.stored_noise()
         else:
-            b = codes.shape[0]
-            noise = [jt.array(rng.standard_normal((b, 1, r, r)).astype(np.float32))
-                     for r in (2 ** ((i + 5) // 2) for i in range(g.num_layers))]
+            noise = seeded_noise(g, rng, codes.shape[0])
         image, _ = g([codes], input_is_latent=True, noise=noise)
         return mean_pool(image, self.loss_res)
 

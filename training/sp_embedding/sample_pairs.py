@@ -46,9 +46,9 @@ def sample_codes(rng, mapping, batch, n_latent, break_layer, latent_avg, psi=1.0
 def render(generator, codes, rng):
     """Images (B x 3 x S x S in [-1, 1], numpy) of ``codes`` with fresh noise."""
     import jittor as jt
-    b = codes.shape[0]
-    noise = [jt.array(rng.standard_normal((b, 1, r, r)).astype(np.float32))
-             for r in (2 ** ((i + 5) // 2) for i in range(generator.num_layers))]
+
+    from training.sp_embedding.base import seeded_noise
+    noise = seeded_noise(generator, rng, codes.shape[0])
     with jt.no_grad():
         image, _ = generator([jt.array(codes)], input_is_latent=True, noise=noise)
     return image.numpy()

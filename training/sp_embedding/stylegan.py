@@ -38,7 +38,7 @@ from models.sp_embedding.psp import define_generator
 from models.sp_embedding.stylegan2 import Discriminator
 from training.base_trainer import StageError, jt
 from training.optim import Adam
-from training.sp_embedding.base import SPTrainer, softplus, tile, to_rgb_images
+from training.sp_embedding.base import SPTrainer, seeded_noise, softplus, tile, to_rgb_images
 from training.sp_embedding.diffaug import augment, parse_policy
 from util.arrays import photo_to_array
 
@@ -127,7 +127,6 @@ class StyleGANTrainer(SPTrainer):
         self.optim_g = LazyAdam(self.g.parameters(), opt.lr, betas, eps, g_every)
         self.optim_d = LazyAdam(self.d.parameters(), opt.lr, betas, eps, d_every)
         self.n_latent = self.g.n_latent
-        self.noise_sizes = [2 ** ((i + 5) // 2) for i in range(self.g.num_layers)]
 
     def networks(self):
         return {"g": self.g, "g_ema": self.g_ema, "d": self.d, "scalars": self.scalars}
@@ -144,8 +143,7 @@ class StyleGANTrainer(SPTrainer):
         zs = [jt.array(rng.standard_normal((batch, dim)).astype(np.float32))
               for _ in range(2 if mix else 1)]
         inject = int(rng.integers(1, self.n_latent)) if mix else None
-        noise = [jt.array(rng.standard_normal((batch, 1, r, r)).astype(np.float32))
-                 for r in self.noise_sizes]
+        noise = seeded_noise(self.g, rng, batch)
         return zs, inject, noise
 
     def generate(self, rng, batch, return_latents=False):
