@@ -412,6 +412,16 @@ def fuzz_server(tmp_path_factory):
     proc.close()
 
 
+def warm_up(server, request):
+    """A good request answered 200; else the server's own log in the
+    failure (the answer holds only the first line of an internal error)."""
+    try:
+        codes = run_case(server.port, Case("warm-up", request, {200}))[1]
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nthe server's stderr:\n{server.stderr(20000)}") from None
+    assert codes == [200], (codes, server.stderr())
+
+
 @pytest.mark.slow
 def test_fuzz(fuzz_server):
     port = fuzz_server.port
@@ -419,11 +429,10 @@ def test_fuzz(fuzz_server):
     random.Random(SEED).shuffle(cases)
     good = post_json({"sketch": "data:image/png;base64," + base64.b64encode(
         png_bytes(face_sketch(128))).decode()})
-    assert run_case(port, Case("warm-up", good, {200}))[1] == [200]     # kernels loaded
+    warm_up(fuzz_server, good)                                         # kernels loaded
     for method in ("deepfacedrawing", "sp_embedding"):
-        warm = post_json({"sketch": "data:image/png;base64," + base64.b64encode(
-            png_bytes(face_sketch(128))).decode(), "method": method, "appearance": {"seed": 1}})
-        assert run_case(port, Case("warm-up", warm, {200}))[1] == [200]
+        warm_up(fuzz_server, post_json({"sketch": "data:image/png;base64," + base64.b64encode(
+            png_bytes(face_sketch(128))).decode(), "method": method, "appearance": {"seed": 1}}))
     time.sleep(0.2)
     fuzz_server.reset_peak()
     before = fuzz_server.memory_mb("VmRSS")

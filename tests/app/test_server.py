@@ -192,9 +192,10 @@ class DrawProcess:
         except OSError:
             return False
 
-    def stderr(self):
+    def stderr(self, tail=5000):
+        """The last ``tail`` characters the server wrote to stderr."""
         self.log.seek(0)
-        return self.log.read()[-5000:]
+        return self.log.read()[-tail:]
 
     def close(self):
         """SIGTERM to draw.py alone ("stopped."; its group holds Jittor's
