@@ -1,11 +1,15 @@
 """Layers shared by every method's networks: BatchNorm and InstanceNorm
 with a two-pass variance (Jittor's own compute E[x^2]-E[x]^2, which loses
-precision when the mean is large against the spread), and ``make_norm``."""
+precision when the mean is large against the spread), and ``make_norm``.
+On the CPU the statistics, normalisation and affine map are one kernel
+(``models.fused_norm``); the graph formula below is the same arithmetic."""
 
 from util.jittor_env import get_jittor
 
 jt = get_jittor()
 from jittor import nn  # noqa: E402  (Jittor must be configured first)
+
+from models import fused_norm  # noqa: E402
 
 NORMS = ("batch", "instance", "none")
 
@@ -32,6 +36,14 @@ class BatchNorm2d(nn.Module):
         self.running_var = jt.ones(num_features).stop_grad()
 
     def execute(self, x):
+        if (self.sample_stats or self.is_training()) and fused_norm.usable(x):
+            y, mean, var = fused_norm.normalize(
+                x, self.weight, self.bias, "instance" if self.sample_stats else "batch", self.eps)
+            if not self.sample_stats:
+                m = self.momentum
+                self.running_mean.update(self.running_mean * (1 - m) + mean * m)
+                self.running_var.update(self.running_var * (1 - m) + var * m)
+            return y
         if self.sample_stats:
             mean = x.mean(dims=(2, 3), keepdims=True)
             var = ((x - mean) ** 2).mean(dims=(2, 3), keepdims=True)
@@ -59,6 +71,11 @@ class InstanceNorm2d(nn.Module):
             self.bias = jt.zeros(num_features)
 
     def execute(self, x):
+        if fused_norm.usable(x):
+            c = x.shape[1]
+            weight, bias = (self.weight, self.bias) if self.affine else \
+                (jt.ones(c).stop_grad(), jt.zeros(c).stop_grad())
+            return fused_norm.normalize(x, weight, bias, "instance", self.eps)[0]
         mean = x.mean(dims=(2, 3), keepdims=True)
         var = ((x - mean) ** 2).mean(dims=(2, 3), keepdims=True)
         y = (x - mean) / jt.sqrt(var + self.eps)
