@@ -153,6 +153,11 @@ def add_train_options(parser):
                         "--vgg_path), random (random-init features: not a real perceptual "
                         "loss); auto = vgg19 when --vgg_path is given, else vgg16")
     c.add_argument("--vgg_path", default="", help="torchvision VGG19 .pth for --vgg vgg19")
+    c.add_argument("--diffaug", default="",
+                   help="differentiable augmentation of every (sketch, photo) pair the "
+                        "discriminator sees, real or generated (DiffAugment, for a few "
+                        "thousand photos): comma separated, of color, translation, cutout; "
+                        "'' = off")
     c.add_argument("--ndf", type=int, default=64, help="discriminator filters in the first conv")
     c.add_argument("--n_layers_D", type=int, default=3, help="layers of each PatchGAN")
     c.add_argument("--num_D", type=int, default=2, help="discriminators (scales)")

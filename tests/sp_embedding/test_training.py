@@ -358,7 +358,7 @@ def test_stage_optimiser_defaults_and_help(capsys):
 # ---------------------------------------------------------------- differentiable augmentation
 def test_diffaug_transforms_are_differentiable_seeded_and_checked(tmp_path):
     from models.base_model import jt
-    from training.sp_embedding.diffaug import augment, parse_policy
+    from training.diffaug import augment, parse_policy
     assert parse_policy("cutout, color") == ("color", "cutout")
     with pytest.raises(ValueError, match="unknown augmentation 'flip'"):
         parse_policy("color,flip")

@@ -1,12 +1,16 @@
 """Stage ``combine``: DeepFaceDrawing's FM decoders and generator (and,
 with ``--appearance_dim``, the appearance encoder) trained as a conditional
-GAN over the frozen encoders of ``--ae_from``."""
+GAN over the frozen encoders of ``--ae_from``. With ``--diffaug`` the
+discriminator sees every (sketch, photo) pair, real or generated, through
+differentiable augmentation (``training.diffaug.augment_pair``: one draw per
+step, from (seed, step), shared by the real and the generated photos)."""
 
 import numpy as np
 
 from models import create_model
-from training.base_trainer import BaseTrainer, jt
+from training.base_trainer import BaseTrainer, StageError, jt
 from training.deepfacedrawing.banks import copy_ae_files
+from training.diffaug import augment_pair, draw, parse_policy
 from training.losses import feature_matching, l1, lsgan, total_variation
 from training.optim import Adam
 from util.arrays import photo_to_array, sketch_to_array, to_images
@@ -37,6 +41,10 @@ class CombineTrainer(BaseTrainer):
         for ae in self.encoders.values():
             ae.encoder.eval()
         self.use_d = opt.lambda_gan > 0 or opt.lambda_feat > 0
+        try:
+            self.diffaug = parse_policy(opt.diffaug)
+        except ValueError as exc:
+            raise StageError(f"--diffaug: {exc}") from None
         self.model = create_model("combine", opt, is_train=self.use_d).train()  # D only when used
         self.vgg = None
         if opt.lambda_vgg > 0:
@@ -92,9 +100,10 @@ class CombineTrainer(BaseTrainer):
         if code is not None:
             loss_g = loss_g + losses["KL"] * opt.lambda_kl
         fake = self.model.generate(latents, code)
+        d_input = self.d_input(cond, real)
         if self.use_d:
-            pred_fake = self.model.netD(jt.concat([cond, fake], 1))
-            pred_real = self.model.netD(jt.concat([cond, real], 1))
+            pred_fake = self.model.netD(d_input(fake))
+            pred_real = self.model.netD(d_input(real))
             if opt.lambda_gan > 0:
                 losses["G_GAN"] = lsgan(pred_fake, True)
                 loss_g = loss_g + losses["G_GAN"] * opt.lambda_gan
@@ -111,13 +120,23 @@ class CombineTrainer(BaseTrainer):
             losses["G_L1"] = l1(fake, real)
             loss_g = loss_g + losses["G_L1"] * opt.lambda_l1
         if self.use_d:
-            d_fake = self.model.netD(jt.concat([cond, fake.detach()], 1))
+            d_fake = self.model.netD(d_input(fake.detach()))
             losses["D_fake"] = lsgan(d_fake, False)
             losses["D_real"] = lsgan(pred_real, True)
         self.optim_G.step(loss_g)
         if self.use_d:
             self.optim_D.step((losses["D_fake"] + losses["D_real"]) * 0.5)
         return self.losses_to_floats(losses)
+
+    def d_input(self, cond, real):
+        """photo -> the discriminator's input beside ``cond``: augmented by
+        this step's draws with --diffaug, else the plain concatenation."""
+        if not self.diffaug:
+            return lambda photo: jt.concat([cond, photo], 1)
+        b, _, h, w = real.shape
+        draws = draw(self.diffaug, np.random.default_rng([self.opt.seed, 8, self.global_step]),
+                     b, h, w)
+        return lambda photo: augment_pair(cond, photo, draws, jt)
 
     def visuals(self, batch):
         one = {k: (v[:1] if v is not None and k != "gender" else v) for k, v in batch.items()}

@@ -39,7 +39,7 @@ from models.sp_embedding.stylegan2 import Discriminator
 from training.base_trainer import StageError, jt
 from training.optim import Adam
 from training.sp_embedding.base import SPTrainer, seeded_noise, softplus, tile, to_rgb_images
-from training.sp_embedding.diffaug import augment, parse_policy
+from training.diffaug import augment, parse_policy
 from util.arrays import photo_to_array
 
 from jittor import nn  # noqa: E402  (configured by training.base_trainer's import)
