@@ -8,8 +8,10 @@ take. Two kinds:
   map ships as ``params/label_prior.png``). Needs no network; blind to
   what a stroke looks like (a beard and a jaw line at the same place get
   the same class).
-* ``NetworkLabeler``: a small UNet trained on procedural sketches
-  (``train.py --method sp_embedding --stage labeler``), saved with the
+* ``NetworkLabeler``: a small UNet trained on sketches whose strokes know
+  their part (``train.py --method sp_embedding --stage labeler``: the
+  procedural faces' or, as the bundled one, the real training photos'
+  strokes from their parsing maps), saved with the
   model as ``SPEmbedding/latest_net_labeler.pkl``; it reads the strokes
   themselves. Only stroke pixels get labels.
 """
