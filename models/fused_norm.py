@@ -132,8 +132,8 @@ class _Norm(jt.Function):
 
     def execute(self, x, weight, bias):
         y, mean, var = _forward(x, weight, bias, self.stats, self.eps)
-        self.saved = (x, weight, mean.stop_grad(), var.stop_grad())
         self.stat_vars = (mean.stop_grad(), var.stop_grad())
+        self.saved = (x, weight) + self.stat_vars
         return y
 
     def grad(self, dy):

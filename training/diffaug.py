@@ -36,6 +36,16 @@ def parse_policy(text):
     return tuple(p for p in POLICIES if p in names)
 
 
+def stage_policy(text):
+    """``parse_policy`` for a training stage: a bad --diffaug is the stage's
+    one-line error (StageError)."""
+    from training.base_trainer import StageError
+    try:
+        return parse_policy(text)
+    except ValueError as exc:
+        raise StageError(f"--diffaug: {exc}") from None
+
+
 def draw(policy, rng, b, h, w):
     """The random parameters of ``policy``'s transforms for a batch of ``b``
     images of ``h`` x ``w``, drawn from ``rng`` (in the order of ``augment``)."""

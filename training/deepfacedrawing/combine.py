@@ -8,9 +8,9 @@ step, from (seed, step), shared by the real and the generated photos)."""
 import numpy as np
 
 from models import create_model
-from training.base_trainer import BaseTrainer, StageError, jt
+from training.base_trainer import BaseTrainer, jt
 from training.deepfacedrawing.banks import copy_ae_files
-from training.diffaug import augment_pair, draw, parse_policy
+from training.diffaug import augment_pair, draw, stage_policy
 from training.losses import feature_matching, l1, lsgan, total_variation
 from training.optim import Adam
 from util.arrays import photo_to_array, sketch_to_array, to_images
@@ -41,10 +41,7 @@ class CombineTrainer(BaseTrainer):
         for ae in self.encoders.values():
             ae.encoder.eval()
         self.use_d = opt.lambda_gan > 0 or opt.lambda_feat > 0
-        try:
-            self.diffaug = parse_policy(opt.diffaug)
-        except ValueError as exc:
-            raise StageError(f"--diffaug: {exc}") from None
+        self.diffaug = stage_policy(opt.diffaug)
         self.model = create_model("combine", opt, is_train=self.use_d).train()  # D only when used
         self.vgg = None
         if opt.lambda_vgg > 0:
@@ -100,7 +97,7 @@ class CombineTrainer(BaseTrainer):
         if code is not None:
             loss_g = loss_g + losses["KL"] * opt.lambda_kl
         fake = self.model.generate(latents, code)
-        d_input = self.d_input(cond, real)
+        d_input = self.d_input(cond, real) if self.use_d else None
         if self.use_d:
             pred_fake = self.model.netD(d_input(fake))
             pred_real = self.model.netD(d_input(real))

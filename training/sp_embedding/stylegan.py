@@ -39,7 +39,7 @@ from models.sp_embedding.stylegan2 import Discriminator
 from training.base_trainer import StageError, jt
 from training.optim import Adam
 from training.sp_embedding.base import SPTrainer, seeded_noise, softplus, tile, to_rgb_images
-from training.diffaug import augment, parse_policy
+from training.diffaug import augment, stage_policy
 from util.arrays import photo_to_array
 
 from jittor import nn  # noqa: E402  (configured by training.base_trainer's import)
@@ -110,10 +110,7 @@ class StyleGANTrainer(SPTrainer):
                              "--path_batch_shrink >= 1")
         if not 0.0 <= opt.mixing <= 1.0:
             raise StageError(f"--mixing is a probability, got {opt.mixing}")
-        try:
-            self.diffaug = parse_policy(opt.diffaug)
-        except ValueError as exc:
-            raise StageError(f"--diffaug: {exc}") from None
+        self.diffaug = stage_policy(opt.diffaug)
         self.g = define_generator(opt)
         self.g_ema = define_generator(opt)
         copy_weights(self.g_ema, self.g)
