@@ -13,7 +13,8 @@ from PIL import Image, ImageDraw
 from evaluation.ablation_report import fmt_value
 from evaluation.scores import gaps
 
-METRICS = (("fid", "FID*"), ("kid", "KID*"), ("ssim", "SSIM"), ("chamfer", "chamfer px"),
+METRICS = (("fid", "FID*"), ("kid", "KID*"), ("kid_looks", "KID*, a random look per face"),
+           ("ssim", "SSIM"), ("chamfer", "chamfer px"),
            ("edge_f1", "edge F1"), ("target_edge_f1", "edge F1 of the target photo (ceiling)"),
            ("line_chamfer", "chamfer px, clean lines"), ("line_f1", "edge F1, clean lines"),
            ("semantic_miou", "semantic mIoU"), ("hair_iou", "hair IoU"),

@@ -11,7 +11,8 @@ def fmt(v):
 def markdown(results):
     """Overall table (rows: sets) and per-part table."""
     sets = results["sets"]
-    cols = ["n", "l1", "psnr", "ssim", "vgg", "lpips", "fid", "kid", "likeness_top1",
+    cols = ["n", "l1", "psnr", "ssim", "vgg", "lpips", "fid", "kid", "fid_looks", "kid_looks",
+            "likeness_top1",
             "likeness_top5", "chamfer", "edge_f1", "line_chamfer", "line_f1", "target_edge_f1", "to_clean",
             "diversity", "semantic_miou", "hair_iou"]
     cols = [c for c in cols if any(c in s for s in sets.values())]
@@ -37,6 +38,11 @@ def markdown(results):
         lines += ["", "chamfer and edge_f1 score the output's edges against the input strokes; "
                   "line_chamfer and line_f1 against the face's clean lines (equal on the clean "
                   "set); target_edge_f1 is the target photo's own edge_f1, the set's ceiling."]
+    if "kid_looks" in cols:
+        lines += ["", "fid_looks and kid_looks: the clean set's faces with a random look each "
+                  "(face i the look of seed, i), against the same photos; fid and kid are the "
+                  "faces in the mean look (the sketch embedding, which has none, gives every "
+                  "face the look of seed 0)."]
     app = results.get("appearance")
     if app:
         regions = list(app["to_reference"])

@@ -10,7 +10,7 @@ Inference options (--k, --refine, --gender, --preset, --no_sketch_norm) work as 
 demo.py: the model is the method's inference contract (``models/inference.py``).
 ``main`` runs the steps below in order: ``load_method``, ``make_sets``,
 ``load_scorers``, ``start_results``, ``evaluate_sets``, ``appearance_metrics``,
-``finish_results``, ``write_results``. What each metric is:
+``per_face_looks``, ``finish_results``, ``write_results``. What each metric is:
 ``evaluation/scores.py``; the same options and seed give the same numbers.
 """
 
@@ -170,14 +170,20 @@ def score_set(opt, ts, outputs, features, reference, photo_desc, parser):
     return summary
 
 
-def evaluate_sets(opt, sets, convert, features, parser, results):
-    """Every set converted (images saved unless --no_images) and scored
-    into ``results``; returns {set: faces}."""
+def reference_features(features, sets):
+    """(pooled features and taps of the target photos, their identity
+    descriptors), computed once; (None, None) without features."""
     from evaluation import scores
-    reference = photo_desc = None
-    if features is not None:         # the real photos' features, computed once
-        reference = features.pooled_and_taps(sets[0].photos)
-        photo_desc = scores.identity_descriptors(reference[1])
+    if features is None:
+        return None, None
+    reference = features.pooled_and_taps(sets[0].photos)
+    return reference, scores.identity_descriptors(reference[1])
+
+
+def evaluate_sets(opt, sets, convert, features, parser, results, reference=(None, None)):
+    """Every set converted (images saved unless --no_images) and scored
+    into ``results``; returns {set: faces}. ``reference``: ``reference_features``."""
+    reference, photo_desc = reference
     produced = {}
     for ts in sets:
         outputs = produced[ts.name] = convert(ts.inputs)
@@ -211,6 +217,21 @@ def appearance_metrics(convert, ts, mean_look, looks):
     images = {"reference": refs, "with_reference": with_ref}
     images.update({f"look{k}": f for k, f in enumerate(faces)})
     return out, images
+
+
+def per_face_looks(opt, convert, ts, features, reference):
+    """The clean set's faces with a random look of their own (face i: the
+    look of (--seed, i)) and FID*/KID* of those against the photos: the
+    distribution the model draws from. The mean-look faces all share one
+    look (the sketch embedding has no mean and uses the look of seed 0), so
+    their FID*/KID* also count that sameness. Returns (summary, faces)."""
+    import numpy as np
+
+    from evaluation import scores
+    faces = np.concatenate([convert(ts.inputs[i:i + 1], seed=opt.seed, key=i, count=False)
+                            for i in range(len(ts))])
+    dist, _ = scores.distribution(features, faces, reference, opt.kid_subsets, opt.seed)
+    return {f"{k}_looks": v for k, v in dist.items()}, faces
 
 
 def save_look_images(opt, names, look_images):
@@ -280,11 +301,16 @@ def main(argv=None):
     total = sum(len(s) for s in sets)
     bar = tqdm(total=total, unit="sketch", desc=f"evaluating {opt.label}", file=sys.stderr)
     convert = Converter(face, opt, opt.eval_size, bar)
-    produced = evaluate_sets(opt, sets, convert, features, parser, results)
+    reference = reference_features(features, sets)
+    produced = evaluate_sets(opt, sets, convert, features, parser, results, reference)
     look_images = {}
     if face.has_appearance and opt.looks and sets[0].parsing is not None:
         results["appearance"], look_images = appearance_metrics(convert, sets[0],
                                                                 produced["clean"], opt.looks)
+    if face.has_appearance and opt.looks and features is not None:
+        own, look_images["own_look"] = per_face_looks(opt, convert, sets[0], features,
+                                                      reference[0])
+        results["sets"][sets[0].name].update(own)
         if not opt.no_images:
             save_look_images(opt, sets[0].names, look_images)
     bar.close()

@@ -40,7 +40,8 @@ class EvalOptions(TestOptions):
         e.add_argument("--looks", type=int, default=4,
                        help="models with an appearance code: random looks per sketch for the "
                             "look diversity, and reference photos (each face gets its "
-                            "neighbour's photo) for the colour distances (0 = skip)")
+                            "neighbour's photo) for the colour distances, and FID*/KID* of the "
+                            "clean faces with a random look each (0 = skip)")
         e.add_argument("--parser", default="",
                        help="a folder with a trained face parser (SPEmbedding/latest_net_parser."
                             "pkl, train.py --method sp_embedding --stage parser): adds the "

@@ -239,7 +239,7 @@ def test_evaluate_scores_the_sketch_embedding_with_semantics_and_looks(tmp_path)
     out = tmp_path / "eval"
     assert run_script("scripts/evaluate.py", [
         "--params", folder, "--n_test", "3", "--hand_like", "--looks", "2", "--eval_size", "64",
-        "--feature_net", "none", "--parser", folder, "--results_dir", str(out)]) == 0
+        "--feature_net", "random", "--parser", folder, "--results_dir", str(out)]) == 0
     res = json.loads((out / "metrics.json").read_text())
     assert res["method"] == "sp_embedding" and set(res["sets"]) == {"clean", "hand_like"}
     assert res["options"]["sketch_norm"] is False and "normalised" not in res   # DFD's alone
@@ -252,6 +252,16 @@ def test_evaluate_scores_the_sketch_embedding_with_semantics_and_looks(tmp_path)
     assert app["look_diversity"] > 0
     assert (out / "looks" / "look1" / "face0002.png").is_file()
     assert "Appearance control" in (out / "metrics.md").read_text()
+    # every clean face also in a random look of its own, scored as a distribution
+    clean = res["sets"]["clean"]
+    assert np.isfinite(clean["kid_looks"]) and clean["fid_looks"] >= 0 and "kid_looks" not in res["sets"]["hand_like"]
+    own = [np.asarray(Image.open(out / "looks" / "own_look" / f"face000{i}.png")) for i in range(3)]
+    look0 = [np.asarray(Image.open(out / "looks" / "look0" / f"face000{i}.png")) for i in range(3)]
+    look1 = [np.asarray(Image.open(out / "looks" / "look1" / f"face000{i}.png")) for i in range(3)]
+    assert np.array_equal(own[0], look0[0])          # face i: the look of (seed 0, key i)
+    assert np.array_equal(own[1], look1[1])
+    assert not np.array_equal(own[1], look0[1]) and not np.array_equal(own[2], look0[2])
+    assert "kid_looks" in (out / "metrics.md").read_text()
 
 
 def test_hair_iou_counts_hair_given_to_a_bald_head():
