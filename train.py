@@ -24,7 +24,7 @@ def main(argv=None):
     opt = TrainOptions().parse(argv)
     from util import jittor_env
     try:
-        jittor_env.setup(opt.gpu)
+        jittor_env.setup(opt.gpu, work="train")
     except jittor_env.JittorSetupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

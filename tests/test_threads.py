@@ -86,9 +86,28 @@ def test_gpu_run_is_left_alone(fresh, monkeypatch):
 
 def test_spin_policy_respects_the_user(fresh, monkeypatch):
     monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    monkeypatch.delenv(threads.SPIN_MARK, raising=False)
     monkeypatch.setenv("OMP_WAIT_POLICY", "active")
     threads.prepare()
     assert "GOMP_SPINCOUNT" not in os.environ and fresh["spin"] == "active"
     monkeypatch.delenv("OMP_WAIT_POLICY")
     threads.prepare()
     assert os.environ["GOMP_SPINCOUNT"] == threads.SPIN_COUNT
+
+
+def test_training_keeps_libgomps_spin_and_children_choose_again(fresh, monkeypatch):
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    monkeypatch.delenv(threads.SPIN_MARK, raising=False)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    threads.prepare(work="train")
+    assert os.environ["GOMP_SPINCOUNT"] == threads.TRAIN_SPIN_COUNT == fresh["spin"]
+    # a process set up for conversions starts train.py: the child's choice wins
+    ours = {"GOMP_SPINCOUNT": threads.SPIN_COUNT, threads.SPIN_MARK: threads.SPIN_COUNT}
+    assert threads.spin_for("train", ours) == threads.TRAIN_SPIN_COUNT
+    assert threads.spin_for("convert", ours) == threads.SPIN_COUNT
+    # the user's count (unmarked, or changed after we marked ours) and wait policy stay
+    assert threads.spin_for("train", {"GOMP_SPINCOUNT": "5"}) is None
+    assert threads.spin_for("train", dict(ours, GOMP_SPINCOUNT="5")) is None
+    assert threads.spin_for("convert", {"OMP_WAIT_POLICY": "passive"}) is None
+    with pytest.raises(ValueError, match="work must be one of"):
+        threads.spin_for("serve", {})

@@ -131,8 +131,9 @@ def _prepare_onednn():
     return lib
 
 
-def setup(gpu="auto"):
-    """Configure and import Jittor; return the module. Idempotent."""
+def setup(gpu="auto", work="convert"):
+    """Configure and import Jittor; return the module. Idempotent. ``work``
+    ("convert" or "train") sets OpenMP's spin (``util/threads.py``)."""
     if gpu not in GPU_CHOICES:
         raise JittorSetupError(f"--gpu must be one of {', '.join(GPU_CHOICES)}, not {gpu!r}")
     if _state["jt"] is not None:
@@ -168,7 +169,7 @@ def setup(gpu="auto"):
                 _say("deepfacedrawing: oneDNN not found, so Jittor runs convolutions on its "
                      "slow CPU path (about 100x slower); `pip install onednn-cpu-gomp==2022.2.1 "
                      "onednn-devel-cpu-gomp==2022.2.1` or `apt-get install libdnnl-dev` fixes it")
-    threads.prepare(use_gpu)                    # before OpenMP starts (util/threads.py)
+    threads.prepare(use_gpu, work)              # before OpenMP starts (util/threads.py)
     os.environ.setdefault("log_silent", "1")   # Jittor's compile chatter
     # Jittor sets the CPU to flush subnormals, which makes NumPy warn on
     # every float32 limit query: noise for the user, not a problem.

@@ -6,12 +6,17 @@ the thread that is not running: on 2 cores with two trainings running, a
 128 px DeepFaceDrawing conversion took 0.18-0.21 s (90th percentile
 1.3-1.6 s) with two threads and 0.04-0.05 s with one.
 
-* ``prepare(gpu)`` (``util.jittor_env.setup`` calls it before Jittor
+* ``prepare(gpu, work)`` (``util.jittor_env.setup`` calls it before Jittor
   starts): the usable cores, the user's ``OMP_NUM_THREADS`` if set (then the
-  count is never changed), and a short spin before an idle OpenMP thread
-  sleeps (``GOMP_SPINCOUNT``, unless the user set it or ``OMP_WAIT_POLICY``):
+  count is never changed), and how long an idle OpenMP thread spins before
+  it sleeps (``GOMP_SPINCOUNT``, unless the user set it or
+  ``OMP_WAIT_POLICY``). Conversions (``work="convert"``) spin briefly:
   libgomp's default spins about a millisecond, which under load takes the
-  core from the thread that has the work.
+  core from the thread that has the work. Training (``work="train"``, what
+  train.py asks for) keeps libgomp's default: a step is hundreds of short
+  kernels back to back, and waking sleeping threads for each made the tiny
+  DeepFaceDrawing ae step 4 % slower (54.9 against 52.5 ms, 2 threads,
+  three runs each).
 * ``conversion_threads()``: a context around one conversion (the inference
   contracts use it). It counts the cores other processes kept busy since the
   last call (``/proc/stat``, minus this process's own CPU time) and gives
@@ -23,8 +28,15 @@ import ctypes
 import os
 import time
 
-# GNU OpenMP's spins before an idle thread sleeps (its default is 300000)
+# GNU OpenMP's spins before an idle thread sleeps: for a conversion, and for
+# training (libgomp's own default)
 SPIN_COUNT = "10000"
+TRAIN_SPIN_COUNT = "300000"
+WORKS = ("convert", "train")
+# set beside GOMP_SPINCOUNT when this module chose it: a child process (a
+# benchmark worker, train.py run by a script) may choose again; a value the
+# user set is kept
+SPIN_MARK = "DFD_GOMP_SPIN_CHOSEN"
 # a shorter window since the last sample keeps the last choice (too few ticks to tell)
 MIN_WINDOW_S = 0.25
 
@@ -47,15 +59,28 @@ def threads_for(cores, others_busy):
     return max(1, min(int(cores), int(cores - max(0.0, others_busy) + 0.5)))
 
 
-def prepare(gpu=False):
+def spin_for(work, environ):
+    """The GOMP_SPINCOUNT to set for ``work`` given the environment, or None
+    to leave it as it is (the user chose a spin count or a wait policy)."""
+    if work not in WORKS:
+        raise ValueError(f"work must be one of {', '.join(WORKS)}, not {work!r}")
+    if "OMP_WAIT_POLICY" in environ:
+        return None
+    if "GOMP_SPINCOUNT" in environ and environ.get(SPIN_MARK) != environ["GOMP_SPINCOUNT"]:
+        return None
+    return TRAIN_SPIN_COUNT if work == "train" else SPIN_COUNT
+
+
+def prepare(gpu=False, work="convert"):
     """Before OpenMP starts: the thread count and the spin policy."""
     cores = usable_cores()
     fixed = os.environ.get("OMP_NUM_THREADS", "").strip()
     _t.update(cores=cores, gpu=bool(gpu),
               fixed=int(fixed) if fixed.isdigit() and int(fixed) > 0 else None)
     _t["n"] = _t["fixed"] or cores
-    if "OMP_WAIT_POLICY" not in os.environ:
-        os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
+    spin = spin_for(work, os.environ)
+    if spin is not None:
+        os.environ["GOMP_SPINCOUNT"] = os.environ[SPIN_MARK] = spin
     _t["spin"] = os.environ.get("GOMP_SPINCOUNT") or os.environ.get("OMP_WAIT_POLICY") \
         or "default"
     _t["sample"] = cpu_sample()

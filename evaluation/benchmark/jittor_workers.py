@@ -24,9 +24,11 @@ from evaluation.benchmark.timing import (MATMUL_SIZES, matmul_rate, matmul_rates
 from util.components import PARTS
 
 
-def _jittor(device):
+def _jittor(device, work="convert"):
+    """Jittor set up as the measured entry point sets it up (``work``: a
+    conversion, or "train" as train.py does)."""
     from util import jittor_env
-    jt = jittor_env.setup("on" if device == "cuda" else "off")
+    jt = jittor_env.setup("on" if device == "cuda" else "off", work)
     return jt, jittor_env
 
 
@@ -259,7 +261,7 @@ def worker_train(job):
     peer must reproduce them), latency and peak memory."""
     from options.train_options import TrainOptions
     from evaluation.benchmark.train_steps import CHECKED_STEPS, STAGE_FLAGS, TRAIN_KEYS, step_batch
-    jt, env = _jittor(job["device"])
+    jt, env = _jittor(job["device"], "train")
     stage = job.get("stage", "combine")
     tmp = tempfile.mkdtemp(prefix="dfd_bench_train_")
     opt = TrainOptions().parse(["--stage", stage, "--preset", job["config"], "--name", "bench",

@@ -104,7 +104,7 @@ def worker_sp_train(job):
     """One training step (``job['step']``) of the sketch embedding in Jittor:
     latency, peak memory, the first two steps' losses."""
     from evaluation.benchmark.jittor_workers import _jittor
-    jt, env = _jittor(job["device"])
+    jt, env = _jittor(job["device"], "train")
     root = tempfile.mkdtemp(prefix="dfd_bench_sp_train_")
     try:
         opt = train_options(job["step"], job["config"], job["batch"], root)
