@@ -25,11 +25,11 @@ def conv(h, w, cin, cout, k):
     return 2 * h * w * cin * cout * k * k
 
 
-def encoder_flops(opt, input_nc, w_only=False, all_heads=True):
-    """FLOPs of one GradualStyleEncoder on one input; with ``w_only`` the
-    heads actually computed are head 0 (``all_heads=False``) or all 18, as
-    the authors' code computes them."""
-    from models.sp_embedding.encoders import body_units, scaled_channels
+def encoder_flops(opt, input_nc, rows=None):
+    """FLOPs of one GradualStyleEncoder on one input computing the style
+    heads ``rows`` = (start, stop) and the lateral convolutions they read;
+    by default all of them, as the authors' code computes them."""
+    from models.sp_embedding.encoders import COARSE_IND, MIDDLE_IND, body_units, scaled_channels
     s = opt.encoder_size
     stem = scaled_channels(64, opt.encoder_width)
     total = conv(s, s, input_nc, stem, 3)
@@ -44,16 +44,17 @@ def encoder_flops(opt, input_nc, w_only=False, all_heads=True):
         h = h_out
     d = opt.style_dim
     c1, c2 = scaled_channels(128, opt.encoder_width), scaled_channels(256, opt.encoder_width)
-    heads = range(opt.n_latent) if (all_heads or not w_only) else range(1)
-    for i in heads:
-        spatial = s // 16 if i < 3 else s // 8 if i < 7 else s // 4
-        size = spatial
+    start, stop = rows or (0, opt.n_latent)
+    for i in range(start, stop):
+        size = s // 16 if i < COARSE_IND else s // 8 if i < MIDDLE_IND else s // 4
         while size > 1:
             total += conv(size // 2, size // 2, d, d, 3)
             size //= 2
         total += 2 * d * d                                    # the head's linear
-    if not w_only or all_heads:
-        total += conv(s // 8, s // 8, c2, d, 1) + conv(s // 4, s // 4, c1, d, 1)
+    if stop > COARSE_IND:
+        total += conv(s // 8, s // 8, c2, d, 1)               # latlayer1 (p2)
+    if stop > MIDDLE_IND:
+        total += conv(s // 4, s // 4, c1, d, 1)               # latlayer2 (p1)
     return total
 
 
@@ -82,12 +83,16 @@ def generator_flops(opt):
 
 
 def sp_flops(opt, batch=1):
-    """{row: FLOPs} of one configuration for ``batch`` sketches; E_c counts
-    the one head we compute (``E_c_authors``: their 18)."""
-    e_c = encoder_flops(opt, opt.label_nc, w_only=True, all_heads=False)
-    out = {"E_c": e_c, "E_c_authors": encoder_flops(opt, opt.label_nc, w_only=True),
-           "E_s": encoder_flops(opt, opt.label_nc), "E_a": encoder_flops(opt, 3),
+    """{row: FLOPs} of one configuration for ``batch`` sketches; each encoder
+    counts the heads we compute (E_c head 0, E_s those below the break layer,
+    E_a the rest); ``*_authors``: all of them, as the authors' code does."""
+    b, n = opt.break_layer, opt.n_latent
+    out = {"E_c": encoder_flops(opt, opt.label_nc, (0, 1)),
+           "E_s": encoder_flops(opt, opt.label_nc, (0, b)),
+           "E_a": encoder_flops(opt, 3, (b, n)),
            "M": mapping_flops(opt), "G": generator_flops(opt)}
+    out.update({f"{k}_authors": encoder_flops(opt, nc)
+                for k, nc in (("E_c", opt.label_nc), ("E_s", opt.label_nc), ("E_a", 3))})
     out["pass"] = out["E_c"] + out["E_s"] + out["E_a"] + out["M"] + out["G"]
     return {k: v * batch for k, v in out.items()}
 
@@ -156,9 +161,10 @@ def worker_sp(job):
                 _sync(jt, job["device"], fn())
         return call
 
+    b, n = opt.break_layer, opt.n_latent        # the rows the pass uses of each
     nets = {"E_c": lambda: net.encoder_sketch_coarse(x),
-            "E_s": lambda: net.encoder_sketch_fine(x),
-            "E_a": lambda: net.encoder_face_fine(y),
+            "E_s": lambda: net.encoder_sketch_fine(x, rows=(0, b)),
+            "E_a": lambda: net.encoder_face_fine(y, rows=(b, n)),
             "M": lambda: net.mapping(z),
             "G": lambda: net.synthesize(codes)}
     calls = {k: run(fn) for k, fn in nets.items()}

@@ -183,10 +183,12 @@ def worker_torch_sp(job):
     res = {"torch": torch.__version__, "threads": torch.get_num_threads(),
            "rss_model_mb": rss_mb()}
     labels, x, y, z, codes = (torch.from_numpy(a) for a in sp_bench_inputs(opt, job["batch"]))
-    n = twin.nets
+    n, b = twin.nets, opt.break_layer
+    # E_s and E_a compute every head, as the authors' code does; the rows the
+    # pass uses are compared (Jittor computes only those)
     forward = {"E_c": lambda: n["encoder_sketch_coarse"](x),
-               "E_s": lambda: n["encoder_sketch_fine"](x),
-               "E_a": lambda: n["encoder_face_fine"](y),
+               "E_s": lambda: n["encoder_sketch_fine"](x)[:, :b],
+               "E_a": lambda: n["encoder_face_fine"](y)[:, b:],
                "M": lambda: n["decoder"].style(z), "G": lambda: n["decoder"](codes),
                "pass": lambda: twin.face(labels, y)}
     skip = set()

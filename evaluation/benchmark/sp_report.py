@@ -32,10 +32,14 @@ def sp_lines(R):
                          ms / floor_ms if floor_ms else None, pt_ms, ms / pt_ms if pt else None])
         rows.append([dev, cfg, b, "peak memory (MB)", None, res.get("rss_peak_mb"), None, None,
                      peer.get("rss_peak_mb"), None])
-    notes = ["GFLOP as PyTorch's counter counts the authors' modules; E_c computes head 0 "
-             "only (the authors' code computes all 18: "
-             f"{fmt(next(iter(R['sp'].values())).get('flops', {}).get('E_c_authors', 0) / 1e9)} "
-             "GFLOP at their size; the PyTorch peer computes all 18, as they do). Weights are "
+    flops = next(iter(R['sp'].values())).get('flops', {})
+    notes = ["GFLOP as PyTorch's counter counts the authors' modules, for the style heads we "
+             "compute: E_c head 0, E_s the rows below the break layer, E_a the rows from it "
+             "(the authors' code computes all heads of each: "
+             + ", ".join(f"{k} {fmt(flops.get(k + '_authors', 0) / 1e9)}"
+                         for k in ("E_c", "E_s", "E_a"))
+             + " GFLOP in the first configuration; the PyTorch peer computes them all, as they "
+             "do, and is compared on the rows the pass uses). Weights are "
              "the benchmark's seeded ones, the same in both frameworks; the whole pass includes "
              "loading nothing (the model is built once): label maps and photos in, uint8 faces "
              "out. The peer runs the authors' networks as their release does on a CPU: the "

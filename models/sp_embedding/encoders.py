@@ -19,7 +19,10 @@ Structure (256x256 input, IR-SE-50)::
     styles        18 GradualStyleBlocks: 0-2 on c3, 3-6 on p2, 7-17 on p1
     output        scale * stack(styles) (B x n_styles x style_dim), or with
                   ``w_only`` scale * styles[0](c3) (B x style_dim), computing
-                  no other head
+                  no other head; ``net(x, rows=(start, stop))`` computes only
+                  the styles start..stop-1 and the pyramid levels they read
+                  (the sketch embedding uses E_s's rows below the break layer
+                  and E_a's from it: the authors compute all 18 of each)
 
 Smaller models for the CPU: ``num_layers=18`` (2 units per block, our own
 addition), ``width`` scaling the body's channels, ``input_size`` 64 or 128
@@ -286,19 +289,26 @@ class GradualStyleEncoder(nn.Module):
                 return c1, c2, x
         raise AssertionError("unreachable: the body ends at c3")
 
-    def execute(self, x):
+    def execute(self, x, rows=None):
+        """(B, n_styles, D); with ``rows`` = (start, stop) the styles start..
+        stop-1 only, (B, stop - start, D), each exactly as in the whole output."""
         if tuple(x.shape[2:]) != (self.input_size, self.input_size):
             raise ValueError(f"expected a {self.input_size}x{self.input_size} input, got "
                              f"{tuple(x.shape)}")
+        start, stop = (0, self.style_count) if rows is None else (int(rows[0]), int(rows[1]))
+        if not 0 <= start < stop <= self.style_count or (self.w_only and rows is not None):
+            only = " (none for the W encoder)" if self.w_only else ""
+            raise ValueError(f"rows must be (start, stop) with 0 <= start < stop <= "
+                             f"{self.style_count}{only}, not {rows!r}")
         c1, c2, c3 = self.features(x)
         if self.w_only:
             return self.styles[0](c3) * self.scale
-        latents = [self.styles[j](c3) for j in range(min(COARSE_IND, self.style_count))]
-        if self.style_count > COARSE_IND:
+        latents = [self.styles[j](c3) for j in range(start, min(COARSE_IND, stop))]
+        if stop > COARSE_IND:
             p2 = upsample_bilinear(c3, c2.shape[2:]) + self.latlayer1(c2)
             latents += [self.styles[j](p2)
-                        for j in range(COARSE_IND, min(MIDDLE_IND, self.style_count))]
-            if self.style_count > MIDDLE_IND:
+                        for j in range(max(start, COARSE_IND), min(MIDDLE_IND, stop))]
+            if stop > MIDDLE_IND:
                 p1 = upsample_bilinear(p2, c1.shape[2:]) + self.latlayer2(c1)
-                latents += [self.styles[j](p1) for j in range(MIDDLE_IND, self.style_count)]
+                latents += [self.styles[j](p1) for j in range(max(start, MIDDLE_IND), stop)]
         return jt.stack(latents, dim=1) * self.scale

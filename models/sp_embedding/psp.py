@@ -11,7 +11,9 @@ encoders' size, and b = break_layer (8 of 18 in the authors' model)::
     W[:, b:] = base[:, b:] + E_a(y)[:, b:]  # or, random appearance: M(z)
 
 and the image is G(W) with W as W+ (no second mapping) and the stored noise
-maps (deterministic). Style mixing (``latent_mask``, ``mix_alpha``), broken
+maps (deterministic). E_s computes only its rows below b and E_a only its
+rows from b (``GradualStyleEncoder(x, rows=...)``); the authors compute all
+of both and drop the rest. Style mixing (``latent_mask``, ``mix_alpha``), broken
 in the authors' release, is implemented as its evident intent: the masked
 rows are replaced by, or blended with (alpha * random + (1 - alpha) * own),
 the W of a random z.
@@ -88,11 +90,11 @@ class SketchEmbedding:
         self.ready()
         b = self.break_layer
         base = self.coarse(x)
-        top = base[:, :b] + self.encoder_sketch_fine(x)[:, :b]
+        top = base[:, :b] + self.encoder_sketch_fine(x, rows=(0, b))
         if z is not None:
             bottom = self.random_w(z)[:, b:]
         else:
-            bottom = base[:, b:] + self.encoder_face_fine(y)[:, b:]
+            bottom = base[:, b:] + self.encoder_face_fine(y, rows=(b, self.n_latent))
         return jt.concat([top, bottom], dim=1)
 
     def mix(self, codes, z, rows, alpha=None):

@@ -317,6 +317,34 @@ def test_encoder_matches_numpy(tiny_net):
     assert np.array_equal(got, again)
 
 
+def test_rows_are_the_whole_outputs_rows_and_skip_the_other_heads(tiny_net):
+    """E_s's rows below a break layer, E_a's from it: the same values as the
+    whole output's rows, with the other heads (and p1, when no row reads it)
+    never executed."""
+    net, p, x = tiny_net
+    full = net(jt.array(x)).numpy()
+    calls = []
+    for j, block in enumerate(net.styles):
+        block.execute = (lambda j, run: lambda *a: (calls.append(j), run(*a))[1])(j, block.execute)
+    lat2 = net.latlayer2.execute
+    net.latlayer2.execute = lambda *a: (calls.append("p1"), lat2(*a))[1]
+    try:
+        for rows in ((0, 6), (0, 8), (6, 18), (3, 7), (17, 18)):
+            calls.clear()
+            got = net(jt.array(x), rows=rows).numpy()
+            assert got.shape == (2, rows[1] - rows[0], 128)
+            np.testing.assert_allclose(got, full[:, rows[0]:rows[1]], rtol=1e-5, atol=1e-6)
+            assert [c for c in calls if c != "p1"] == list(range(*rows))
+            assert ("p1" in calls) == (rows[1] > E.MIDDLE_IND)
+    finally:
+        for block in net.styles:
+            del block.execute
+        del net.latlayer2.execute
+    for bad in ((0, 0), (5, 3), (-1, 4), (0, 19)):
+        with pytest.raises(ValueError, match="rows must be"):
+            net(jt.array(x), rows=bad)
+
+
 def test_w_only_is_head0_and_skips_the_rest(tiny_net):
     net, p, x = tiny_net
     full = net(jt.array(x)).numpy()
