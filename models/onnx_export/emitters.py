@@ -261,8 +261,9 @@ def _style_block(g, net, x, **_):
 
 
 @emits("models.sp_embedding.encoders:GradualStyleEncoder")
-def _gradual_style_encoder(g, net, x, **_):
-    """(B, n_styles, D) W+ offsets, or (B, D) for the W encoder (``w_only``)."""
+def _gradual_style_encoder(g, net, x, rows=None, **_):
+    """(B, n_styles, D) W+ offsets, or (B, D) for the W encoder (``w_only``);
+    with ``rows`` = (start, stop) those styles only, as ``net(x, rows)``."""
     from models.sp_embedding.encoders import COARSE_IND, MIDDLE_IND, bilinear_matrix
     h = child(g, net, "input_layer", x)
     feats = []
@@ -282,18 +283,19 @@ def _gradual_style_encoder(g, net, x, **_):
     scale = g.scalar(net.scale)
     if net.w_only:
         return g.op("Mul", style(0, c3), scale)
-    rows = [style(j, c3) for j in range(min(COARSE_IND, net.style_count))]
-    if net.style_count > COARSE_IND:
+    start, stop = rows or (0, net.style_count)
+    out = [style(j, c3) for j in range(start, min(COARSE_IND, stop))]
+    if stop > COARSE_IND:
         up = ops.bilinear_align_corners(g, c3, bilinear_matrix(s3, s2), bilinear_matrix(s3, s2).T)
         p2 = g.op("Add", up, child(g, net, "latlayer1", c2))
-        rows += [style(j, p2) for j in range(COARSE_IND, min(MIDDLE_IND, net.style_count))]
-        if net.style_count > MIDDLE_IND:
+        out += [style(j, p2) for j in range(max(start, COARSE_IND), min(MIDDLE_IND, stop))]
+        if stop > MIDDLE_IND:
             up = ops.bilinear_align_corners(g, p2, bilinear_matrix(s2, s1),
                                             bilinear_matrix(s2, s1).T)
             p1 = g.op("Add", up, child(g, net, "latlayer2", c1))
-            rows += [style(j, p1) for j in range(MIDDLE_IND, net.style_count)]
+            out += [style(j, p1) for j in range(max(start, MIDDLE_IND), stop)]
     axis = g.ints([1])
-    stacked = g.op("Concat", *[g.op("Unsqueeze", r, axis) for r in rows], axis=1)
+    stacked = g.op("Concat", *[g.op("Unsqueeze", r, axis) for r in out], axis=1)
     return g.op("Mul", stacked, scale)
 
 

@@ -24,15 +24,18 @@ def export_sp(opt, exporter, config):
                      "E_c: one-hot sketch (no background channel) -> W encoder output "
                      "(times w_scale; the mapping network makes it W)",
                      jittor_forward(net.encoder_sketch_coarse))
-    exporter.network("encoder_sketch_fine", [sketch], [("wplus", (BATCH, rows, d))],
-                     lambda g, x: emit(g, net.encoder_sketch_fine, x),
-                     "E_s: one-hot sketch -> W+ offsets (times wplus_scale)",
-                     jittor_forward(net.encoder_sketch_fine))
+    b = opt.break_layer          # E_s gives the rows below it, E_a those from it
+    exporter.network("encoder_sketch_fine", [sketch], [("wplus", (BATCH, b, d))],
+                     lambda g, x: emit(g, net.encoder_sketch_fine, x, rows=(0, b)),
+                     f"E_s: one-hot sketch -> the W+ offsets of rows 0..{b - 1} (times "
+                     "wplus_scale)",
+                     jittor_forward(lambda x: net.encoder_sketch_fine(x, rows=(0, b))))
     exporter.network("encoder_face_fine", [("photo", (BATCH, 3, s, s))],
-                     [("wplus", (BATCH, rows, d))],
-                     lambda g, x: emit(g, net.encoder_face_fine, x),
-                     "E_a: appearance photo in [-1, 1] (pooled to the encoders' size) -> W+ "
-                     "offsets (times wplus_scale)", jittor_forward(net.encoder_face_fine))
+                     [("wplus", (BATCH, rows - b, d))],
+                     lambda g, x: emit(g, net.encoder_face_fine, x, rows=(b, rows)),
+                     "E_a: appearance photo in [-1, 1] (pooled to the encoders' size) -> the W+ "
+                     f"offsets of rows {b}..{rows - 1} (times wplus_scale)",
+                     jittor_forward(lambda y: net.encoder_face_fine(y, rows=(b, rows))))
     exporter.network("mapping", [("z", (BATCH, d))], [("w", (BATCH, d))],
                      lambda g, z: emit(g, net.decoder.style, z),
                      "StyleGAN2 mapping network M: z -> W", jittor_forward(net.decoder.style))

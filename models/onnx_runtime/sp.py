@@ -75,11 +75,13 @@ class OnnxSPEmbedding(SPPipeline):
         x = inputs.one_hot(labels, self.opt.label_nc)
         w = m["mapping"](z=m["encoder_sketch_coarse"](sketch=x))
         base = w[:, None, :] + self.latent_avg[None]
+        # E_s and E_a give their own rows (older exports: all n_latent rows)
         top = base[:, :b] + m["encoder_sketch_fine"](sketch=x)[:, :b]
         if z is not None:
             bottom = self._random_w(z)[:, b:]
         else:
-            bottom = base[:, b:] + m["encoder_face_fine"](photo=appearance)[:, b:]
+            e_a = m["encoder_face_fine"](photo=appearance)
+            bottom = base[:, b:] + (e_a[:, b:] if e_a.shape[1] == self.opt.n_latent else e_a)
         codes = np.concatenate([top, bottom], axis=1)
         if mix is not None:
             mz, rows, alpha = mix

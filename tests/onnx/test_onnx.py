@@ -217,8 +217,27 @@ def test_bundled_sketch_embedding_matches_jittor(sp_bundled):
     assert set(m["networks"]) == {"encoder_sketch_coarse", "encoder_sketch_fine",
                                   "encoder_face_fine", "mapping", "generator", "labeler"}
     assert m["networks"]["generator"]["inputs"] == [["wplus", ["batch", 10, 96]]]
+    # E_s gives the rows below the break layer (6), E_a the other 4
+    assert m["networks"]["encoder_sketch_fine"]["outputs"] == [["wplus", ["batch", 6, 96]]]
+    assert m["networks"]["encoder_face_fine"]["outputs"] == [["wplus", ["batch", 4, 96]]]
     assert len(m["noise_maps"]) == 9
-    compare_sp(os.path.join(ROOT, "params", "sp_embedding"), sp_bundled)
+    mj, mo = compare_sp(os.path.join(ROOT, "params", "sp_embedding"), sp_bundled)
+    # an export made before (every row from both encoders) composes the same codes
+    b, n = mo.opt.break_layer, mo.opt.n_latent
+    rows = {"encoder_sketch_fine": (0, b), "encoder_face_fine": (b, n)}
+    labels = sp_labels(mj, mo.opt, 2)
+    photo = np.zeros((2, 3, mo.opt.encoder_size, mo.opt.encoder_size), np.float32)
+    want = mo.encode(labels, photo)
+    for name, (start, stop) in rows.items():
+        own = mo.model.networks[name]
+
+        def every_row(own=own, start=start, stop=stop, **feed):
+            out = own(**feed)
+            whole = np.full((out.shape[0], n, out.shape[2]), 1e3, np.float32)
+            whole[:, start:stop] = out
+            return whole
+        mo.model.networks[name] = every_row
+    np.testing.assert_array_equal(mo.encode(labels, photo), want)
 
 
 @pytest.mark.slow
