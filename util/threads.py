@@ -15,8 +15,8 @@ the thread that is not running: on 2 cores with two trainings running, a
   core from the thread that has the work. Training (``work="train"``, what
   train.py asks for) keeps libgomp's default: a step is hundreds of short
   kernels back to back, and waking sleeping threads for each made the tiny
-  DeepFaceDrawing ae step 4 % slower (54.9 against 52.5 ms, 2 threads,
-  three runs each).
+  DeepFaceDrawing combine step 7 % slower (267 against 249 ms, 2 threads,
+  quiet machine, two runs each; the ae step: 56.5 against 56.2 ms).
 * ``conversion_threads()``: a context around one conversion (the inference
   contracts use it). It counts the cores other processes kept busy since the
   last call (``/proc/stat``, minus this process's own CPU time) and gives
