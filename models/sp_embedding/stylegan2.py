@@ -147,13 +147,15 @@ class EqualLinear(nn.Module):
 
     def execute(self, x):
         lead = x.shape[:-1]
-        y = nn.matmul_transpose(x.reshape(-1, x.shape[-1]), self.weight * self.scale)
+        flat = x.ndim == 2                  # the usual case: no reshapes (fewer graph ops)
+        y = nn.matmul_transpose(x if flat else x.reshape(-1, x.shape[-1]),
+                                self.weight * self.scale)
         bias = self.bias * self.lr_mul if self.bias is not None else None
         if self.activation:
             y = fused_leaky_relu(y, bias)
         elif bias is not None:
             y = y + bias
-        return y.reshape(list(lead) + [y.shape[-1]])
+        return y if flat else y.reshape(list(lead) + [y.shape[-1]])
 
 
 class EqualConv2d(nn.Module):
