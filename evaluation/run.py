@@ -311,8 +311,8 @@ def main(argv=None):
         own, look_images["own_look"] = per_face_looks(opt, convert, sets[0], features,
                                                       reference[0])
         results["sets"][sets[0].name].update(own)
-        if not opt.no_images:
-            save_look_images(opt, sets[0].names, look_images)
+    if look_images and not opt.no_images:
+        save_look_images(opt, sets[0].names, look_images)
     bar.close()
     finish_results(results, produced, start)
     if not opt.no_images:

@@ -262,6 +262,15 @@ def test_evaluate_scores_the_sketch_embedding_with_semantics_and_looks(tmp_path)
     assert np.array_equal(own[1], look1[1])
     assert not np.array_equal(own[1], look0[1]) and not np.array_equal(own[2], look0[2])
     assert "kid_looks" in (out / "metrics.md").read_text()
+    # without features: the looks are still made and saved, with no distribution of them
+    bare = tmp_path / "bare"
+    assert run_script("scripts/evaluate.py", [
+        "--params", folder, "--n_test", "2", "--looks", "1", "--eval_size", "64",
+        "--feature_net", "none", "--parser", folder, "--results_dir", str(bare)]) == 0
+    res = json.loads((bare / "metrics.json").read_text())
+    assert "kid_looks" not in res["sets"]["clean"] and "to_reference" in res["appearance"]
+    assert (bare / "looks" / "look0" / "face0001.png").is_file()
+    assert not (bare / "looks" / "own_look").exists()
 
 
 def test_hair_iou_counts_hair_given_to_a_bald_head():
