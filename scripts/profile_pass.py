@@ -172,10 +172,8 @@ def sp_call(jt, config, what, batch):
         from evaluation.benchmark.inputs import random_sketches
         sketch = random_sketches(rng, 1, 512)[0]
         return lambda: face.prepare(sketch)
-    b, n = opt.break_layer, opt.n_latent            # the rows the pass uses
     nets = {"E_c": lambda: net.encoder_sketch_coarse(x),
-            "E_s": lambda: net.encoder_sketch_fine(x, rows=(0, b)),
-            "E_a": lambda: net.encoder_face_fine(y, rows=(b, n)),
+            "E_s": lambda: net.sketch_offsets(x), "E_a": lambda: net.appearance_offsets(y),
             "G": lambda: net.synthesize(codes)}
     forward = nets[what]
 

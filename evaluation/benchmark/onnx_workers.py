@@ -109,12 +109,12 @@ def _export_sp(jt, job):
         model.save(root)
         _export(opt, root, job["dir"], "sp_embedding")
         labels, y, z, codes = sp_inputs(opt, 1)
-        net, b, n = model.net, opt.break_layer, opt.n_latent
+        net = model.net
         with jt.no_grad():
             x = jt.array(one_hot(labels, opt.label_nc))
             ref = {"E_c": net.encoder_sketch_coarse(x).numpy(),
-                   "E_s": net.encoder_sketch_fine(x, rows=(0, b)).numpy(),
-                   "E_a": net.encoder_face_fine(jt.array(y), rows=(b, n)).numpy(),
+                   "E_s": net.sketch_offsets(x).numpy(),
+                   "E_a": net.appearance_offsets(jt.array(y)).numpy(),
                    "M": net.mapping(jt.array(z)).numpy(),
                    "G": net.synthesize(jt.array(codes)).numpy()}
         ref["pass"] = model.generate(model.encode(labels, y))

@@ -86,10 +86,11 @@ def sp_flops(opt, batch=1):
     """{row: FLOPs} of one configuration for ``batch`` sketches; each encoder
     counts the heads we compute (E_c head 0, E_s those below the break layer,
     E_a the rest); ``*_authors``: all of them, as the authors' code does."""
-    b, n = opt.break_layer, opt.n_latent
+    from models.sp_embedding.psp import fine_rows
+    rows = fine_rows(opt)
     out = {"E_c": encoder_flops(opt, opt.label_nc, (0, 1)),
-           "E_s": encoder_flops(opt, opt.label_nc, (0, b)),
-           "E_a": encoder_flops(opt, 3, (b, n)),
+           "E_s": encoder_flops(opt, opt.label_nc, rows["encoder_sketch_fine"]),
+           "E_a": encoder_flops(opt, 3, rows["encoder_face_fine"]),
            "M": mapping_flops(opt), "G": generator_flops(opt)}
     out.update({f"{k}_authors": encoder_flops(opt, nc)
                 for k, nc in (("E_c", opt.label_nc), ("E_s", opt.label_nc), ("E_a", 3))})
@@ -161,10 +162,9 @@ def worker_sp(job):
                 _sync(jt, job["device"], fn())
         return call
 
-    b, n = opt.break_layer, opt.n_latent        # the rows the pass uses of each
     nets = {"E_c": lambda: net.encoder_sketch_coarse(x),
-            "E_s": lambda: net.encoder_sketch_fine(x, rows=(0, b)),
-            "E_a": lambda: net.encoder_face_fine(y, rows=(b, n)),
+            "E_s": lambda: net.sketch_offsets(x),          # the rows the pass uses
+            "E_a": lambda: net.appearance_offsets(y),
             "M": lambda: net.mapping(z),
             "G": lambda: net.synthesize(codes)}
     calls = {k: run(fn) for k, fn in nets.items()}

@@ -24,18 +24,17 @@ def export_sp(opt, exporter, config):
                      "E_c: one-hot sketch (no background channel) -> W encoder output "
                      "(times w_scale; the mapping network makes it W)",
                      jittor_forward(net.encoder_sketch_coarse))
-    b = opt.break_layer          # E_s gives the rows below it, E_a those from it
-    exporter.network("encoder_sketch_fine", [sketch], [("wplus", (BATCH, b, d))],
-                     lambda g, x: emit(g, net.encoder_sketch_fine, x, rows=(0, b)),
-                     f"E_s: one-hot sketch -> the W+ offsets of rows 0..{b - 1} (times "
-                     "wplus_scale)",
-                     jittor_forward(lambda x: net.encoder_sketch_fine(x, rows=(0, b))))
+    (s0, s1), (a0, a1) = net.rows["encoder_sketch_fine"], net.rows["encoder_face_fine"]
+    exporter.network("encoder_sketch_fine", [sketch], [("wplus", (BATCH, s1 - s0, d))],
+                     lambda g, x: emit(g, net.encoder_sketch_fine, x, rows=(s0, s1)),
+                     f"E_s: one-hot sketch -> the W+ offsets of rows {s0}..{s1 - 1} (times "
+                     "wplus_scale)", jittor_forward(net.sketch_offsets))
     exporter.network("encoder_face_fine", [("photo", (BATCH, 3, s, s))],
-                     [("wplus", (BATCH, rows - b, d))],
-                     lambda g, x: emit(g, net.encoder_face_fine, x, rows=(b, rows)),
+                     [("wplus", (BATCH, a1 - a0, d))],
+                     lambda g, x: emit(g, net.encoder_face_fine, x, rows=(a0, a1)),
                      "E_a: appearance photo in [-1, 1] (pooled to the encoders' size) -> the W+ "
-                     f"offsets of rows {b}..{rows - 1} (times wplus_scale)",
-                     jittor_forward(lambda y: net.encoder_face_fine(y, rows=(b, rows))))
+                     f"offsets of rows {a0}..{a1 - 1} (times wplus_scale)",
+                     jittor_forward(net.appearance_offsets))
     exporter.network("mapping", [("z", (BATCH, d))], [("w", (BATCH, d))],
                      lambda g, z: emit(g, net.decoder.style, z),
                      "StyleGAN2 mapping network M: z -> W", jittor_forward(net.decoder.style))

@@ -12,7 +12,7 @@ encoders' size, and b = break_layer (8 of 18 in the authors' model)::
 
 and the image is G(W) with W as W+ (no second mapping) and the stored noise
 maps (deterministic). E_s computes only its rows below b and E_a only its
-rows from b (``GradualStyleEncoder(x, rows=...)``); the authors compute all
+rows from b (``fine_rows``); the authors compute all
 of both and drop the rest. Style mixing (``latent_mask``, ``mix_alpha``), broken
 in the authors' release, is implemented as its evident intent: the masked
 rows are replaced by, or blended with (alpha * random + (1 - alpha) * own),
@@ -26,6 +26,13 @@ from models.sp_embedding.encoders import GradualStyleEncoder
 from models.sp_embedding.stylegan2 import Generator
 
 NETWORKS = ("encoder_sketch_coarse", "encoder_sketch_fine", "encoder_face_fine", "decoder")
+
+
+def fine_rows(opt):
+    """The W+ rows (start, stop) each fine encoder gives: E_s those below the
+    break layer, E_a the rest; each computes only its own."""
+    b = opt.break_layer
+    return {"encoder_sketch_fine": (0, b), "encoder_face_fine": (b, opt.n_latent)}
 
 
 def define_encoder(opt, input_nc, w_only=False):
@@ -55,6 +62,7 @@ class SketchEmbedding:
         self.encoder_face_fine = define_encoder(opt, 3)
         self.decoder = define_generator(opt, build=False)
         self.latent_avg = np.zeros((opt.n_latent, opt.style_dim), np.float32)
+        self.rows = fine_rows(opt)
         self._ready = False
 
     def networks(self):
@@ -78,6 +86,14 @@ class SketchEmbedding:
         avg = jt.array(self.latent_avg)
         return w.unsqueeze(1) + avg.unsqueeze(0)
 
+    def sketch_offsets(self, x):
+        """E_s(x): its W+ offsets of the rows below the break layer."""
+        return self.encoder_sketch_fine(x, rows=self.rows["encoder_sketch_fine"])
+
+    def appearance_offsets(self, y):
+        """E_a(y): its W+ offsets of the rows from the break layer."""
+        return self.encoder_face_fine(y, rows=self.rows["encoder_face_fine"])
+
     def random_w(self, z):
         """W rows of random z's (B x D numpy): M(z) as B x n_latent x D."""
         w = self.mapping(jt.array(np.asarray(z, np.float32)))
@@ -90,11 +106,11 @@ class SketchEmbedding:
         self.ready()
         b = self.break_layer
         base = self.coarse(x)
-        top = base[:, :b] + self.encoder_sketch_fine(x, rows=(0, b))
+        top = base[:, :b] + self.sketch_offsets(x)
         if z is not None:
             bottom = self.random_w(z)[:, b:]
         else:
-            bottom = base[:, b:] + self.encoder_face_fine(y, rows=(b, self.n_latent))
+            bottom = base[:, b:] + self.appearance_offsets(y)
         return jt.concat([top, bottom], dim=1)
 
     def mix(self, codes, z, rows, alpha=None):
