@@ -80,8 +80,10 @@ def worker_infer(job):
     """Latency of the networks and of the whole pass for one configuration and
     batch size, on one device; peak memory of this inference process."""
     jt, env = _jittor(job["device"])
+    from models import graph_replay
     opt = preset_options(job["config"])
-    res = {"describe": env.describe(), "flops": model_flops(opt, job["batch"])}
+    res = {"describe": f"{env.describe()}; {graph_replay.describe()}",
+           "flops": model_flops(opt, job["batch"])}
     jt.set_global_seed(0)
     rss0 = rss_mb()
     t = time.perf_counter()
@@ -122,7 +124,7 @@ def build_model(jt, opt, bank_size):
     set_jittor_weights(jt, model.combine.netG, WEIGHT_SEEDS["G"])
     model.eval()
     model.check_banks("all")
-    return model
+    return model.enable_replay()
 
 
 class Inference:
@@ -168,16 +170,22 @@ class Inference:
         fmap = jt.array(self.fmap)
         _sync(jt, self.device, list(enc.values()) + list(lat.values()) + [fmap])
         self.inputs = {"encoders": enc, "fm": lat, "G": fmap}
-        return {"encoders": self._synced(lambda: [m.parts[p].encoder(enc[p]) for p in PARTS]),
-                "fm": self._synced(lambda: [m.combine.fm[p](lat[p]) for p in PARTS]),
-                "G": self._synced(lambda: m.combine.netG(fmap)),
-                "networks": self._synced(lambda: m.combine.generate(
-                    {p: m.parts[p].encoder(enc[p]) for p in PARTS}))}
+        crops, codes = [enc[p] for p in PARTS], [lat[p] for p in PARTS]
+        return {"encoders": self._synced("encoders", lambda *xs: [
+                    m.parts[p].encoder(x) for p, x in zip(PARTS, xs)], *crops),
+                "fm": self._synced("fm", lambda *zs: [
+                    m.combine.fm[p](z) for p, z in zip(PARTS, zs)], *codes),
+                "G": self._synced("G", m.combine.netG, fmap),
+                "networks": self._synced("networks", lambda *xs: m.combine.generate(
+                    {p: m.parts[p].encoder(x) for p, x in zip(PARTS, xs)}), *crops)}
 
-    def _synced(self, forward):
+    def _synced(self, row, forward, *inputs):
+        """The row's call as the pass runs networks: replayed (``models/graph_replay.py``)."""
+        from models import graph_replay
+
         def call():
             with self.jt.no_grad():
-                out = forward()
+                out = graph_replay.run(self.model, ("bench", row), forward, *inputs)
                 _sync(self.jt, self.device, out)
             return out
         return call

@@ -136,9 +136,11 @@ def worker_sp(job):
     from evaluation.benchmark.jittor_workers import _jittor, _sync
     from evaluation.benchmark.sp_peer import sp_bench_inputs
     jt, env = _jittor(job["device"])
+    from models import graph_replay
     opt = sp_options(job["config"])
     batch = job["batch"]
-    res = {"describe": env.describe(), "flops": sp_flops(opt, batch)}
+    res = {"describe": f"{env.describe()}; {graph_replay.describe()}",
+           "flops": sp_flops(opt, batch)}
     rss0 = rss_mb()
     from models import create_model
     jt.set_global_seed(0)
@@ -156,18 +158,22 @@ def worker_sp(job):
     inputs = [{"labels": lab} for lab in labels]
     look = Appearance.of_photos(list(photos))
 
-    def run(fn):
-        def call():
+    model.enable_replay()
+
+    def run(row, forward, *inputs):
+        def call():       # as the pass runs networks: replayed (models/graph_replay.py)
             with jt.no_grad():
-                _sync(jt, job["device"], fn())
+                out = graph_replay.run(model, ("bench", row), forward, *inputs)
+                _sync(jt, job["device"], out)
+            return out
         return call
 
-    nets = {"E_c": lambda: net.encoder_sketch_coarse(x),
-            "E_s": lambda: net.sketch_offsets(x),          # the rows the pass uses
-            "E_a": lambda: net.appearance_offsets(y),
-            "M": lambda: net.mapping(z),
-            "G": lambda: net.synthesize(codes)}
-    calls = {k: run(fn) for k, fn in nets.items()}
+    nets = {"E_c": run("E_c", net.encoder_sketch_coarse, x),
+            "E_s": run("E_s", net.sketch_offsets, x),          # the rows the pass uses
+            "E_a": run("E_a", net.appearance_offsets, y),
+            "M": run("M", net.mapping, z),
+            "G": run("G", net.synthesize, codes)}
+    calls = dict(nets)
     calls["pass"] = lambda: face(inputs, look)
     rep, warm, budget = job["repeats"], job.get("warmup", 1), job["budget"]
     res["times"] = {"pass": timed(calls.pop("pass"), rep, warm, budget)}

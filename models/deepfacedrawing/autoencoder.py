@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from models import graph_replay
 from models.base_model import BaseModel, jt, materialize
 from models.deepfacedrawing import checkpoint as ckpt
 from models.deepfacedrawing.manifold import load_bank
@@ -38,11 +39,11 @@ class AEModel(BaseModel):
     def encode(self, crops):
         """Crops (B, 1, S, S) in [-1, 1] -> latents (B, D) numpy."""
         with jt.no_grad():
-            return self.encoder(jt.array(crops)).numpy()
+            return graph_replay.run(self, "encoder", self.encoder, jt.array(crops)).numpy()
 
     def decode(self, latents):
         """Latents (B, D) -> sketch crops (B, 1, S, S) numpy, about [-1, 1]."""
-        with jt.no_grad():
+        with jt.no_grad():       # not replayed: the shadow decodes a varying number of rows
             return self.decoder(jt.array(np.asarray(latents, np.float32))).numpy()
 
     # -------------------------------------------------------------- banks

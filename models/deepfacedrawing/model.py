@@ -6,6 +6,7 @@ runs the networks."""
 
 import numpy as np
 
+from models import graph_replay
 from models.base_model import BaseModel, jt
 from models.deepfacedrawing.autoencoder import AEModel
 from models.deepfacedrawing.combine import CombineModel
@@ -49,6 +50,8 @@ class DeepFaceDrawingModel(BaseModel, DFDPipeline):
 
     def load(self, root, epoch="latest", names=None):
         super().load(root, epoch, names)
+        for model in (self, *self.parts.values()):
+            graph_replay.reset(model)
         self.eval()
         self.root = root
         self._decoded.clear()
@@ -58,6 +61,13 @@ class DeepFaceDrawingModel(BaseModel, DFDPipeline):
         """Load ``opt.params`` and the banks for ``opt.gender`` (errors early)."""
         self.load(opt.params)
         self.check_banks(opt.gender)
+        return self.enable_replay()
+
+    def enable_replay(self):
+        """The weights are final: replay the encoders' and the generator's
+        traced graphs from now on (``models/graph_replay.py``)."""
+        for model in (self, *self.parts.values()):
+            graph_replay.enable(model)
         return self
 
     # -------------------------------------------------------------- networks
@@ -78,11 +88,17 @@ class DeepFaceDrawingModel(BaseModel, DFDPipeline):
         return self.parts[part].decode(latents)
 
     def generate(self, latents, codes=None):
-        code = jt.array(np.asarray(codes, np.float32)) if codes is not None else None
-        inputs = jt.array(latents) if self.direct else \
-            {p: jt.array(z) for p, z in latents.items()}
+        parts = None if self.direct else tuple(latents)
+        inputs = [jt.array(latents)] if self.direct else [jt.array(latents[p]) for p in parts]
+        if codes is not None:
+            inputs.append(jt.array(np.asarray(codes, np.float32)))
+
+        def forward(*xs):
+            code = xs[-1] if codes is not None else None
+            return self.combine.generate(xs[0] if self.direct else dict(zip(parts, xs)), code)
         with jt.no_grad():
-            return self.combine.generate(inputs, code).numpy()
+            key = ("generate", parts, codes is not None)
+            return graph_replay.run(self, key, forward, *inputs).numpy()
 
     def appearance_codes(self, photos):
         """Appearance codes (B, D) of reference photos (B, H, W, 3) uint8 at the

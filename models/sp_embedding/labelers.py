@@ -96,9 +96,10 @@ class NetworkLabeler:
 
     def logits(self, x):
         """Class logits (C, s, s) of one sketch x (1, 1, s, s) float32."""
+        from models import graph_replay
         from models.base_model import jt
         with jt.no_grad():
-            return self.net(jt.array(x)).numpy()[0]
+            return graph_replay.run(self, "labeler", self.net, jt.array(x)).numpy()[0]
 
     def __call__(self, gray):
         from PIL import Image
@@ -135,5 +136,8 @@ def make_labeler(opt, root):
                                   f"(train one with --stage labeler, or use --labeler regions)")
         net = load_network(define_labeler(opt.label_nc), path)
         net.eval()
-        return NetworkLabeler(net)
+        from models import graph_replay
+        labeler = NetworkLabeler(net)
+        graph_replay.enable(labeler)          # loaded for inference: its weights are final
+        return labeler
     return RegionLabeler(load_prior())

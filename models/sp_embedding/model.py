@@ -7,6 +7,7 @@ import os
 
 import numpy as np
 
+from models import graph_replay
 from models.base_model import BaseModel, jt
 from models.sp_embedding import checkpoint as sp_ckpt
 from models.sp_embedding import inputs
@@ -41,6 +42,7 @@ class SPEmbeddingModel(BaseModel, SPPipeline):
                 root, (self.opt.n_latent, self.opt.style_dim), epoch)
         self.net.ready(loaded=True)
         self.root = root
+        graph_replay.reset(self)
         return self.eval()
 
     def save(self, root, epoch="latest"):
@@ -51,6 +53,12 @@ class SPEmbeddingModel(BaseModel, SPPipeline):
         self.load(opt.params)
         from models.sp_embedding.labelers import make_labeler
         self.labeler = make_labeler(opt, self.root)
+        return self.enable_replay()
+
+    def enable_replay(self):
+        """The weights are final: replay the encoders' and the generator's
+        traced graphs from now on (``models/graph_replay.py``)."""
+        graph_replay.enable(self)
         return self
 
     # ---------------------------------------------------------- networks
@@ -60,8 +68,12 @@ class SPEmbeddingModel(BaseModel, SPPipeline):
         (z (B, D), rows, alpha) for style mixing."""
         with jt.no_grad():
             x = jt.array(inputs.one_hot(labels, self.opt.label_nc))
-            y = jt.array(np.asarray(appearance, np.float32)) if appearance is not None else None
-            codes = self.net.codes(x, y, z)
+            if appearance is not None:
+                y = jt.array(np.asarray(appearance, np.float32))
+                codes = graph_replay.run(self, "codes", lambda x, y: self.net.codes(x, y), x, y)
+            else:
+                z = jt.array(np.asarray(z, np.float32))
+                codes = graph_replay.run(self, "codes_z", lambda x, z: self.net.codes(x, z=z), x, z)
             if mix is not None:
                 codes = self.net.mix(codes, *mix)
             return codes.numpy()
@@ -69,4 +81,5 @@ class SPEmbeddingModel(BaseModel, SPPipeline):
     def generate(self, codes):
         """Images (B, 3, N, N), about [-1, 1], from W+ codes."""
         with jt.no_grad():
-            return self.net.synthesize(jt.array(np.asarray(codes, np.float32))).numpy()
+            codes = jt.array(np.asarray(codes, np.float32))
+            return graph_replay.run(self, "synthesize", self.net.synthesize, codes).numpy()

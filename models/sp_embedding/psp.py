@@ -95,8 +95,9 @@ class SketchEmbedding:
         return self.encoder_face_fine(y, rows=self.rows["encoder_face_fine"])
 
     def random_w(self, z):
-        """W rows of random z's (B x D numpy): M(z) as B x n_latent x D."""
-        w = self.mapping(jt.array(np.asarray(z, np.float32)))
+        """W rows of random z's (B x D, numpy or a Var): M(z) as B x n_latent x D."""
+        z = z if isinstance(z, jt.Var) else jt.array(np.asarray(z, np.float32))
+        w = self.mapping(z)
         return w.unsqueeze(1).broadcast([w.shape[0], self.n_latent, w.shape[1]])
 
     def codes(self, x, y=None, z=None):
