@@ -32,6 +32,7 @@ import os
 import re
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -295,6 +296,20 @@ class Replay:
         ok, why = available()
         used = sum(isinstance(g, _Graph) for g in self.graphs.values())
         return {"available": ok, "why": why, "replayed": used, "plain": list(self.notes)}
+
+
+@contextmanager
+def rebuilt():
+    """Within it every call is the plain one (as with ``DFD_GRAPH_REPLAY=0``)."""
+    old = os.environ.get(ENV)
+    os.environ[ENV] = "0"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[ENV]
+        else:
+            os.environ[ENV] = old
 
 
 def enable(model):

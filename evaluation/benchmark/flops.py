@@ -198,6 +198,7 @@ def model_flops(opt, batch=1, k=None):
            "G": count_flops(define_G(opt), (batch, opt.fm_nc, n, n))[0]}
     out["networks"] = out["encoders"] + out["fm"] + out["G"]
     out["pass"] = out["networks"]             # projection: B x bank x D, negligible
+    out["pass_rebuilt"] = out["pass"]
     k = opt.k if k is None else k
     out["shadows"] = out["sketch_decoders"] * k    # K neighbours decoded per part
     out["pass_shadow"] = out["pass"] + out["shadows"]

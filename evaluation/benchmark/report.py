@@ -9,6 +9,7 @@ from evaluation.benchmark.tables import best_rate, fmt, section, table
 # (key in the results, label): the rows of the latency table, in order.
 NET_ROWS = (("encoders", "encoders (5)"), ("fm", "FM decoders (5)"), ("G", "generator G"),
             ("networks", "all networks"), ("pass", "sketch-to-face pass"),
+            ("pass_rebuilt", "the same, Jittor's graph rebuilt each call"),
             ("pass_shadow", "pass + shadows"))
 # the pass against the floor: issue 21's CPU targets per config (512 px and the
 # bundled 128 px; other sizes have none), and the GPU's

@@ -36,6 +36,35 @@ def timed(fn, repeats, warmup=1, budget=None, min_repeats=3):
             "first": (warm or times)[0], "second": (warm[1:] + times)[0]}
 
 
+def alternated(calls, repeats, budget=None, rounds=2):
+    """The calls of {name: fn} timed in turn, ``rounds`` times over (they
+    are warm: no warm-up), each name's best round (lowest median): two ways
+    of doing one thing compared in the same stretch of the machine's time."""
+    best = {}
+    for _ in range(rounds):
+        for name, fn in calls.items():
+            t = timed(fn, repeats, 0, budget)
+            if name not in best or t["median"] < best[name]["median"]:
+                best[name] = t
+    return best
+
+
+def with_replay_alternated(times, name, call, repeats, budget=None):
+    """``times[name]`` (timed before, with its first and second calls) and
+    ``times[name + "_rebuilt"]``: ``call`` with graph replay and with Jittor's
+    graph rebuilt each call (``models.graph_replay.rebuilt``), alternated."""
+    from models import graph_replay
+
+    def rebuilt():
+        with graph_replay.rebuilt():
+            return call()
+    alt = alternated({name: call, f"{name}_rebuilt": rebuilt}, repeats, budget)
+    first = times[name]
+    times[name] = dict(alt[name], first=first["first"], second=first["second"])
+    times[f"{name}_rebuilt"] = alt[f"{name}_rebuilt"]
+    return times
+
+
 def matmul_rate(n, run, tries=5):
     """GFLOP/s of an n x n matrix product: ``run()`` computes one, the best
     of ``tries`` calls counts."""
