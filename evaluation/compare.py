@@ -14,6 +14,7 @@ from evaluation.ablation_report import fmt_value
 from evaluation.scores import gaps
 
 METRICS = (("fid", "FID*"), ("kid", "KID*"), ("kid_looks", "KID*, a random look per face"),
+           ("kid_each_look", "KID*, one random look for all (mean over looks)"),
            ("ssim", "SSIM"), ("chamfer", "chamfer px"),
            ("edge_f1", "edge F1"), ("target_edge_f1", "edge F1 of the target photo (ceiling)"),
            ("line_chamfer", "chamfer px, clean lines"), ("line_f1", "edge F1, clean lines"),

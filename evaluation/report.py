@@ -12,7 +12,7 @@ def markdown(results):
     """Overall table (rows: sets) and per-part table."""
     sets = results["sets"]
     cols = ["n", "l1", "psnr", "ssim", "vgg", "lpips", "fid", "kid", "fid_looks", "kid_looks",
-            "likeness_top1", "likeness_top5", "chamfer", "edge_f1", "line_chamfer", "line_f1",
+            "kid_each_look", "likeness_top1", "likeness_top5", "chamfer", "edge_f1", "line_chamfer", "line_f1",
             "target_edge_f1", "to_clean", "diversity", "semantic_miou", "hair_iou"]
     cols = [c for c in cols if any(c in s for s in sets.values())]
     opts = results["options"]
@@ -42,6 +42,12 @@ def markdown(results):
                   "(face i the look of seed, i), against the same photos; fid and kid are the "
                   "faces in the mean look (the sketch embedding, which has none, gives every "
                   "face the look of seed 0)."]
+    each = sets.get("clean", {}).get("kid_each_look_all")
+    if each:
+        lines += ["", "kid_each_look: the mean KID* of the clean set's faces in one random look "
+                  "for all, over the looks of the appearance table (looks 0.."
+                  f"{len(each) - 1} of seed 0: {', '.join(fmt(k) for k in each)}): one look "
+                  "for all is a single draw, and its KID* moves with the draw."]
     app = results.get("appearance")
     if app:
         regions = list(app["to_reference"])

@@ -10,7 +10,7 @@ Inference options (--k, --refine, --gender, --preset, --no_sketch_norm) work as 
 demo.py: the model is the method's inference contract (``models/inference.py``).
 ``main`` runs the steps below in order: ``load_method``, ``make_sets``,
 ``load_scorers``, ``start_results``, ``evaluate_sets``, ``appearance_metrics``,
-``per_face_looks``, ``finish_results``, ``write_results``. What each metric is:
+``per_face_looks``, ``each_look_kid``, ``finish_results``, ``write_results``. What each metric is:
 ``evaluation/scores.py``; the same options and seed give the same numbers.
 """
 
@@ -234,6 +234,23 @@ def per_face_looks(opt, convert, ts, features, reference):
     return {f"{k}_looks": v for k, v in dist.items()}, faces
 
 
+def each_look_kid(opt, features, reference, look_images):
+    """KID* of the clean set's faces in each random look of ``appearance_metrics``
+    (every face in look k of seed 0), against the photos: one look for all,
+    over several draws. The mean-look ``kid`` is one such draw for the
+    sketch embedding (the look of seed 0), and it moves with the draw."""
+    import numpy as np
+
+    from evaluation import scores
+    kids = []
+    for k in range(len([n for n in look_images if n.startswith("look")])):
+        dist, _ = scores.distribution(features, look_images[f"look{k}"], reference,
+                                      opt.kid_subsets, opt.seed)
+        if "kid" in dist:
+            kids.append(float(dist["kid"]))
+    return {"kid_each_look": float(np.mean(kids)), "kid_each_look_all": kids} if kids else {}
+
+
 def save_look_images(opt, names, look_images):
     """OUTPUT/looks/<kind>/<face>.png."""
     from util.png import save_png
@@ -308,6 +325,9 @@ def main(argv=None):
         results["appearance"], look_images = appearance_metrics(convert, sets[0],
                                                                 produced["clean"], opt.looks)
     if face.has_appearance and opt.looks and features is not None:
+        if look_images:
+            results["sets"][sets[0].name].update(each_look_kid(opt, features, reference[0],
+                                                               look_images))
         own, look_images["own_look"] = per_face_looks(opt, convert, sets[0], features,
                                                       reference[0])
         results["sets"][sets[0].name].update(own)

@@ -262,6 +262,11 @@ def test_evaluate_scores_the_sketch_embedding_with_semantics_and_looks(tmp_path)
     assert np.array_equal(own[1], look1[1])
     assert not np.array_equal(own[1], look0[1]) and not np.array_equal(own[2], look0[2])
     assert "kid_looks" in (out / "metrics.md").read_text()
+    # and KID* of every face in one random look, for each of the two looks
+    assert len(clean["kid_each_look_all"]) == 2 and all(np.isfinite(clean["kid_each_look_all"]))
+    assert clean["kid_each_look"] == pytest.approx(np.mean(clean["kid_each_look_all"]))
+    assert clean["kid_each_look_all"][0] == pytest.approx(clean["kid"])     # look 0 is seed 0's
+    assert "kid_each_look: the mean KID*" in (out / "metrics.md").read_text()
     # without features: the looks are still made and saved, with no distribution of them
     bare = tmp_path / "bare"
     assert run_script("scripts/evaluate.py", [
