@@ -12,8 +12,9 @@ def markdown(results):
     """Overall table (rows: sets) and per-part table."""
     sets = results["sets"]
     cols = ["n", "l1", "psnr", "ssim", "vgg", "lpips", "fid", "kid", "fid_looks", "kid_looks",
-            "kid_each_look", "likeness_top1", "likeness_top5", "chamfer", "edge_f1", "line_chamfer", "line_f1",
-            "target_edge_f1", "to_clean", "diversity", "semantic_miou", "hair_iou"]
+            "kid_each_look", "likeness_top1", "likeness_top5", "chamfer", "edge_f1",
+            "line_chamfer", "line_f1", "target_edge_f1", "to_clean", "diversity",
+            "semantic_miou", "hair_iou"]
     cols = [c for c in cols if any(c in s for s in sets.values())]
     opts = results["options"]
     knobs = ", ".join(f"{k}={opts[k]}" for k in ("k", "refine", "gender") if k in opts)

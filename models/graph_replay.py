@@ -7,11 +7,14 @@ ships a graph cache, ``jittor/vcompiler``: trace a function once, keep the
 scheduled and compiled graph, and run it again on new inputs of the same
 shapes. Its source includes CUDA headers whatever the machine, so here it
 is compiled for the CPU from the installed package's own file (without its
-CUDA-only ``delay_fetch``), together with one function of ours,
-``sgraph_leaves``, that returns the graph's leaves: the parameters and the
-constants it reads. The cache keeps those, so a constant made inside a
-traced function is not freed after the first run (without them a replay
-read freed memory).
+CUDA-only ``delay_fetch``), together with two functions of ours for the
+two ways a replay went wrong: a constant made from a host array inside a
+traced function (``jt.array``) hands its buffer to its output when it runs,
+so from the second run on the graph read freed memory;
+``materialize_constants`` runs those constants alone before the graph is
+built (not with Jittor's default weak sync, which also ran values made
+before them and froze them into the graph), and ``sgraph_leaves`` returns
+every parameter and constant the graph reads, which the cache holds.
 
 Use: a model whose weights no longer change (loaded for inference) gets a
 ``Replay`` (``enable(model)``); its forward methods call
@@ -256,7 +259,11 @@ class Replay:
         if graph is None:                   # the first call
             self._keep(slot, SEEN)
         elif graph == SEEN:
-            plain = _numpy(out)             # also waits for the call to finish
+            try:
+                plain = _numpy(out)         # also waits for the call to finish
+            except NotReplayable as e:
+                self._keep(slot, f"{slot[0]}: {e}")
+                return out
             took = time.perf_counter() - start
             if took < REPLAY_BELOW_S:
                 self._keep(slot, self._trace(slot, func, inputs, plain))

@@ -118,6 +118,18 @@ def test_a_function_that_syncs_runs_plain():
     assert status["plain"] == ["g: the function ran Jittor's graph while it was traced"]
 
 
+def test_outputs_other_than_vars_run_plain():
+    owner = Owner()
+    graph_replay.enable(owner)
+    with jt.no_grad():
+        for _ in range(3):
+            x = jt.array(np.ones(2, np.float32))
+            out = graph_replay.run(owner, "d", lambda x: {"y": x * 2}, x)
+            np.testing.assert_allclose(out["y"].numpy(), [2.0, 2.0])
+    assert owner._graph_replay.status()["plain"] == [
+        "d: outputs must be Vars or a tuple of Vars, not dict"]
+
+
 def test_switched_off_and_outside_no_grad_run_plain(monkeypatch):
     owner = Owner()
     replay = graph_replay.enable(owner)
@@ -155,7 +167,8 @@ def test_bundled_models_give_the_same_faces_replayed(method, params, monkeypatch
     from models.methods import prepare_inference
     from options.test_options import TestOptions
     from tests.conftest import face_sketch
-    opt = TestOptions().parse(["--method", method, "--params", os.path.join(ROOT, "params", params)])
+    opt = TestOptions().parse(["--method", method,
+                               "--params", os.path.join(ROOT, "params", params)])
     face = prepare_inference(opt)
     sketches = [face.prepare(np.asarray(face_sketch(512)))[0]] * 2
     photo = (np.random.default_rng(0).random((256, 256, 3)) * 255).astype(np.uint8)
