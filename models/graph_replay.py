@@ -241,7 +241,7 @@ class Replay:
     would cost more than replay saves."""
 
     def __init__(self):
-        self.graphs = OrderedDict()     # slot -> _Graph, the reason it is not used, or "seen"
+        self.graphs = OrderedDict()     # slot -> _Graph, the reason it is not used, or SEEN
         self.notes = []
 
     def __call__(self, key, func, *inputs):
