@@ -243,7 +243,7 @@ def each_look_kid(opt, features, reference, look_images):
 
     from evaluation import scores
     kids = []
-    for k in range(len([n for n in look_images if n.startswith("look")])):
+    for k in range(opt.looks):
         dist, _ = scores.distribution(features, look_images[f"look{k}"], reference,
                                       opt.kid_subsets, opt.seed)
         if "kid" in dist:

@@ -211,11 +211,12 @@ class _Graph:
         if jt.flags.exec_called != runs:
             raise NotReplayable("the function ran Jittor's graph while it was traced")
         self.outputs, self.rebuild = _flat(out)
-        self.constants = mod.materialize_constants(self.outputs)
+        constants = mod.materialize_constants(self.outputs)     # alive until the leaves hold them
         for v in self.outputs + self.inputs:
             v.release_from_holders()
         self.sgraph = mod.build_sgraph(self.outputs, self.inputs)
-        self.leaves = mod.sgraph_leaves(self.sgraph)
+        self.leaves = mod.sgraph_leaves(self.sgraph)            # the constants among them
+        del constants
 
     def __call__(self, inputs):
         return self.rebuild(self.mod.exec_sgraph(self.sgraph, inputs))
