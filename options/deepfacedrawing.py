@@ -147,6 +147,15 @@ def add_train_options(parser):
     c.add_argument("--lambda_kl", type=float, default=0.05,
                    help="weight of the appearance codes' KL divergence to N(0, I) (models "
                         "with --appearance_dim)")
+    c.add_argument("--lambda_gan_random", type=float, default=0.0,
+                   help="weight of the LSGAN loss on faces made with a random appearance code "
+                        "drawn from N(0, I) (BicycleGAN's cLR-GAN branch: the looks a user gets "
+                        "from a seed are trained to look real too; models with "
+                        "--appearance_dim; 0 = off)")
+    c.add_argument("--lambda_z", type=float, default=0.0,
+                   help="weight of the L1 between a random appearance code and the appearance "
+                        "encoder's mean on the face made with it (BicycleGAN's latent "
+                        "regression: different seeds give different looks; 0 = off)")
     c.add_argument("--vgg", default="auto", choices=("auto", "vgg16", "vgg19", "random"),
                    help="perceptual network: vgg16 (ImageNet weights, made by "
                         "`python scripts/get_vgg16.py`), vgg19 (a torchvision .pth given with "
@@ -203,6 +212,16 @@ def finish(opt, phase):
         opt.ae_from = opt.ae_from or opt.expr_dir
     if opt.appearance_dim < 0:
         raise OptionError("--appearance_dim must be >= 0")
+    if phase == "train":
+        for name in ("lambda_gan_random", "lambda_z"):
+            if getattr(opt, name) < 0:
+                raise OptionError(f"--{name} must be >= 0")
+            if getattr(opt, name) > 0 and not opt.appearance_dim:
+                raise OptionError(f"--{name} trains random appearance codes: it needs "
+                                  f"--appearance_dim")
+        if opt.lambda_gan_random > 0 and opt.lambda_gan <= 0 and opt.lambda_feat <= 0:
+            raise OptionError("--lambda_gan_random needs the discriminator (--lambda_gan or "
+                              "--lambda_feat above 0)")
     if phase == "test" and not opt.appearance_dim and (
             opt.appearance or opt.appearance_seed is not None or opt.n_outputs > 1):
         raise OptionError("--appearance, --appearance_seed and --n_outputs need a model with "

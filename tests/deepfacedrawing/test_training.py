@@ -152,6 +152,63 @@ def test_augment_pair_keeps_the_sketch_aligned_and_uncoloured():
     assert not np.array_equal(moved[:, :1], cond)
 
 
+@pytest.mark.slow
+def test_combine_random_looks_branch(tmp_path):
+    """--lambda_gan_random / --lambda_z (BicycleGAN's cLR-GAN branch): faces
+    made with codes drawn from N(0, I) go to D as fakes and back through the
+    appearance encoder, whose mean is pulled to the drawn code; the draws
+    come from their own (seed, step) stream, so the photo branch's first
+    step is the plain run's, and a resumed run repeats the uninterrupted one."""
+    from util.jittor_env import get_jittor
+    jt = get_jittor()
+    common = TINY + ["--checkpoints_dir", str(tmp_path), "--niter", "4", "--niter_decay", "0",
+                     "--lambda_vgg", "0", "--lr", "0.002"]
+    train(common + ["--stage", "ae", "--name", "ae", "--max_iters", "1"])
+    c = common + ["--stage", "combine", "--ae_from", str(tmp_path / "ae"), "--num_D", "1",
+                  "--ndf", "8", "--appearance_dim", "4"]
+    bicycle = c + ["--lambda_gan_random", "1", "--lambda_z", "10"]
+    full = train(bicycle + ["--name", "full", "--max_iters", "6"])
+    assert {"G_GAN_random", "z_L1", "D_random", "D_fake", "KL"} <= set(full.history[0])
+    plain = train(c + ["--name", "plain", "--max_iters", "1"])
+    assert "z_L1" not in plain.history[0] and "D_random" not in plain.history[0]
+    for k in ("G_L1", "KL", "D_real", "D_fake"):
+        assert plain.history[0][k] == pytest.approx(full.history[0][k], rel=1e-5), k
+    train(bicycle + ["--name", "cut", "--max_iters", "3"])
+    resumed = train(bicycle + ["--name", "cut", "--max_iters", "6", "--continue_train"])
+    for a, b in zip(full.history[3:], resumed.history):
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), k
+
+    # the branch's terms, recomputed from the trained networks at step 7
+    full.global_step = 7
+    batch = next(iter(full.loader.epoch(1, 0)))
+    cond, latents, real = full._inputs(batch)
+    losses = {}
+    faces, _ = full.random_look(latents, real, lambda photo: jt.concat([cond, photo], 1),
+                                losses, 0.0)
+    z = np.random.default_rng([full.opt.seed, 9, 7]).standard_normal((len(batch["photo"]), 4))
+    want_faces = full.model.generate(latents, jt.array(z.astype(np.float32)))
+    np.testing.assert_allclose(faces.numpy(), want_faces.numpy(), rtol=1e-5, atol=1e-6)
+    mu, _ = full.model.netA(want_faces)
+    assert float(losses["z_L1"].numpy().reshape(-1)[0]) == pytest.approx(float(np.abs(mu.numpy() - z).mean()), rel=1e-5)
+
+
+def test_random_look_losses_need_an_appearance_code(capsys):
+    from options.train_options import TrainOptions
+    base = TINY + ["--stage", "combine", "--name", "x"]
+    for extra, message in (
+            (["--lambda_gan_random", "1"], "--lambda_gan_random trains random appearance codes"),
+            (["--lambda_z", "1"], "--lambda_z trains random appearance codes"),
+            (["--appearance_dim", "4", "--lambda_z", "-1"], "--lambda_z must be >= 0"),
+            (["--appearance_dim", "4", "--lambda_gan_random", "1", "--lambda_gan", "0",
+              "--lambda_feat", "0"], "--lambda_gan_random needs the discriminator")):
+        with pytest.raises(SystemExit):
+            TrainOptions().parse(base + extra)
+        assert message in capsys.readouterr().err
+    opt = TrainOptions().parse(base + ["--appearance_dim", "4", "--lambda_z", "0.5"])
+    assert (opt.lambda_z, opt.lambda_gan_random) == (0.5, 0.0)
+
+
 def test_losses_can_be_turned_off(tmp_path):
     train(TINY + ["--stage", "ae", "--checkpoints_dir", str(tmp_path), "--name", "ae",
                   "--max_iters", "1"])
