@@ -190,7 +190,8 @@ def test_combine_random_looks_branch(tmp_path):
     want_faces = full.model.generate(latents, jt.array(z.astype(np.float32)))
     np.testing.assert_allclose(faces.numpy(), want_faces.numpy(), rtol=1e-5, atol=1e-6)
     mu, _ = full.model.netA(want_faces)
-    assert float(losses["z_L1"].numpy().reshape(-1)[0]) == pytest.approx(float(np.abs(mu.numpy() - z).mean()), rel=1e-5)
+    got = float(losses["z_L1"].numpy().reshape(-1)[0])
+    assert got == pytest.approx(float(np.abs(mu.numpy() - z).mean()), rel=1e-5)
 
 
 def test_random_look_losses_need_an_appearance_code(capsys):
