@@ -140,10 +140,21 @@ class FaceDataset:
         return [it[2] for it in self.items]
 
     def attributes(self, keys):
-        """A tuple of the values of ``keys`` per sample (train.py --balance);
-        only the procedural faces are labelled."""
+        """A tuple of the values of ``keys`` per sample (train.py --balance):
+        the procedural faces' parameters, or what a face's parsing map shows."""
         raise DatasetError(f"--balance {','.join(keys)}: only the procedural faces "
-                           f"(--dataset_mode synthetic) are labelled with what they show")
+                           f"(--dataset_mode synthetic) and CelebAMask-HQ faces with label "
+                           f"maps are labelled with what they show")
+
+    def map_attributes(self, keys, read_map):
+        """``attributes`` from each sample's parsing map (``read_map(i)``),
+        the values of ``data/parsing_attributes.py``; DatasetError naming
+        the file of an unreadable map."""
+        from data.parsing_attributes import present
+        try:
+            return [tuple(present(read_map(i))[k] for k in keys) for i in range(len(self))]
+        except ImageError as exc:
+            raise DatasetError(f"--balance: {exc}") from None
 
     def load(self, index):
         sketch_path, photo_path, gender = self.items[index]
@@ -252,6 +263,11 @@ class CelebAMaskHQDataset(FaceDataset):
         return (f"celeba: {len(self)} faces ({self.phase}; {self.split_note}), {kind}; "
                 f"genders {self.gender_note}")
 
+    def attributes(self, keys):
+        if self.maps is None:
+            return super().attributes(keys)
+        return self.map_attributes(keys, lambda i: self.maps.read(self.items[i][0]))
+
     def strokes(self, index):
         """The stroke ops of face ``index`` (its .npz, else made now)."""
         from data import celeba, photo_sketch
@@ -337,6 +353,11 @@ class CelebASemanticDataset(FaceDataset):
         if not self.items:
             raise DatasetError(f"{root}: no CelebA-HQ photos with semantic sketches and "
                                f"parsing maps for phase {phase}")
+
+    def attributes(self, keys):
+        from data.sketch_io import read_label_map
+        return self.map_attributes(
+            keys, lambda i: read_label_map(self.parsing_files[self.items[i][0]], 18))
 
     def load(self, index):
         from data.sketch_io import read_label_map

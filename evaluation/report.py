@@ -8,6 +8,29 @@ def fmt(v):
     return str(v)
 
 
+def attribute_table(results):
+    """What was drawn, carried over (``evaluation/attributes.py``): per set,
+    the share of faces drawn with it whose output has it / of the others
+    whose output has it anyway; the true photos' column is the parser's."""
+    sets = {name: s["attributes"] for name, s in results["sets"].items() if "attributes" in s}
+    if not sets:
+        return []
+    if "attributes_photos" in results:
+        sets["true photos"] = results["attributes_photos"]
+    names = list(next(iter(sets.values())))
+    first = next(iter(sets.values()))
+    lines = ["", "Drawn attributes carried over (the face parser's reading of each output "
+             "against the test face's own map; shown when drawn / invented when not; the true "
+             "photos' column is the parser's own ceiling):", "",
+             "| attribute | faces with it | " + " | ".join(sets) + " |",
+             "|---" * (len(sets) + 2) + "|"]
+    for a in names:
+        cells = [" / ".join("-" if v != v else fmt(v) for v in (s[a]["shown"], s[a]["invented"]))
+                 for s in sets.values()]
+        lines.append(f"| {a} | {first[a]['n']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def markdown(results):
     """Overall table (rows: sets) and per-part table."""
     sets = results["sets"]
@@ -49,6 +72,7 @@ def markdown(results):
                   "for all, over the looks of the appearance table (looks 0.."
                   f"{len(each) - 1} of seed 0: {', '.join(fmt(k) for k in each)}): one look "
                   "for all is a single draw, and its KID* moves with the draw."]
+    lines += attribute_table(results)
     app = results.get("appearance")
     if app:
         regions = list(app["to_reference"])

@@ -9,7 +9,8 @@ metrics.md (``scripts/evaluate.py`` is its command line).
 Inference options (--k, --refine, --gender, --preset, --no_sketch_norm) work as in
 demo.py: the model is the method's inference contract (``models/inference.py``).
 ``main`` runs the steps below in order: ``load_method``, ``make_sets``,
-``load_scorers``, ``start_results``, ``evaluate_sets``, ``appearance_metrics``,
+``load_scorers``, ``start_results``, ``evaluate_sets``, ``parser_ceiling``,
+``appearance_metrics``,
 ``per_face_looks``, ``each_look_kid``, ``finish_results``, ``write_results``. What each metric is:
 ``evaluation/scores.py``; the same options and seed give the same numbers.
 """
@@ -150,12 +151,13 @@ def save_set_images(opt, ts, outputs):
 
 def score_set(opt, ts, outputs, features, reference, photo_desc, parser):
     """The summary of one set's faces (``evaluation/scores.py``)."""
-    from evaluation import scores
+    from evaluation import attributes, scores
     rows = scores.per_image(outputs, ts, opt.eval_size)
     summary = {"n": len(ts), "diversity": scores.diversity(outputs, ts.sketches)}
     if parser is not None and ts.parsing is not None:
-        summary["semantic_miou"], summary["hair_iou"] = scores.semantic_iou(
-            parser[0], outputs, ts.parsing, parser[1])
+        read, own = scores.parse_faces(parser[0], outputs, ts.parsing, parser[1])
+        summary["semantic_miou"], summary["hair_iou"] = scores.semantic_iou(read, own)
+        summary["attributes"] = attributes.carried(own, read)
     if features is not None:
         dist, taps_out = scores.distribution(features, outputs, reference, opt.kid_subsets,
                                              opt.seed)
@@ -192,6 +194,14 @@ def evaluate_sets(opt, sets, convert, features, parser, results, reference=(None
         results["sets"][ts.name] = score_set(opt, ts, outputs, features, reference,
                                              photo_desc, parser)
     return produced
+
+
+def parser_ceiling(ts, parser):
+    """``attributes.carried`` for the test faces' true photos: how often the
+    face parser itself sees what the maps say (the ceiling of the outputs')."""
+    from evaluation import attributes, scores
+    read, own = scores.parse_faces(parser[0], ts.photos, ts.parsing, parser[1])
+    return attributes.carried(own, read)
 
 
 def appearance_metrics(convert, ts, mean_look, looks):
@@ -320,6 +330,8 @@ def main(argv=None):
     convert = Converter(face, opt, opt.eval_size, bar)
     reference = reference_features(features, sets)
     produced = evaluate_sets(opt, sets, convert, features, parser, results, reference)
+    if parser is not None and sets[0].parsing is not None and sets[0].photos is not None:
+        results["attributes_photos"] = parser_ceiling(sets[0], parser)
     look_images = {}
     if face.has_appearance and opt.looks and sets[0].parsing is not None:
         results["appearance"], look_images = appearance_metrics(convert, sets[0],

@@ -266,27 +266,34 @@ def colour_distances(outputs, parsing, references, ref_parsing):
 HAIR_CLASS = APPEARANCE_REGIONS["hair"][0]
 
 
-def semantic_iou(parser, outputs, parsing, size):
-    """How well the outputs keep the sketches' parts: the face parser's
-    reading of each output against the test face's parsing map (both at the
-    parser's ``size``). Returns (mean IoU over the classes the face has, mean
-    over faces; the hair's IoU, mean over faces: a bald head given hair
-    scores 0, a bald head kept bald 1)."""
+def parse_faces(parser, images, parsing, size):
+    """The face parser's class map of each image, beside the test faces'
+    own maps, both at the parser's ``size``: (read maps, own maps)."""
     from PIL import Image
 
     from models.base_model import jt
     from util.arrays import photo_to_array
-    ious, hair = [], []
-    for img, lab in zip(outputs, parsing):
+    read, own = [], []
+    for img, lab in zip(images, parsing):
         if img.shape[0] != size:
             img = np.asarray(Image.fromarray(img).resize((size, size), Image.BICUBIC))
+        if lab.shape[0] != size:
             lab = np.asarray(Image.fromarray(lab).resize((size, size), Image.NEAREST))
         with jt.no_grad():
-            pred = parser(jt.array(photo_to_array(img[None]))).numpy()[0].argmax(axis=0)
-        per_class = []
-        for c in np.unique(lab):
-            per_class.append(iou_or_one(pred == c, lab == c))
-        ious.append(np.mean(per_class))
+            read.append(parser(jt.array(photo_to_array(img[None]))).numpy()[0].argmax(axis=0))
+        own.append(lab)
+    return read, own
+
+
+def semantic_iou(read, own):
+    """How well the outputs keep the sketches' parts: the face parser's
+    reading of each output against the test face's parsing map
+    (``parse_faces``). Returns (mean IoU over the classes the face has, mean
+    over faces; the hair's IoU, mean over faces: a bald head given hair
+    scores 0, a bald head kept bald 1)."""
+    ious, hair = [], []
+    for pred, lab in zip(read, own):
+        ious.append(np.mean([iou_or_one(pred == c, lab == c) for c in np.unique(lab)]))
         hair.append(iou_or_one(pred == HAIR_CLASS, lab == HAIR_CLASS))
     return float(np.mean(ious)), float(np.mean(hair))
 

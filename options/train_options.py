@@ -67,9 +67,11 @@ class TrainOptions(BaseOptions):
         d.add_argument("--serial_batches", action="store_true",
                        help="take samples in order instead of shuffling")
         d.add_argument("--balance", default="",
-                       help="synthetic: attributes to even out when drawing batches, comma "
-                            "separated (hair_style, facial_hair, glasses, expression, gender, "
-                            "...): rare ones (a bald head, a bun) are drawn more often")
+                       help="attributes to even out when drawing batches, comma separated: "
+                            "synthetic: hair_style, facial_hair, glasses, expression, gender, "
+                            "...; celeba (from the label maps): glasses, open_mouth, bald, "
+                            "long_hair, hat. Rare ones (a bald head, glasses) are drawn more "
+                            "often")
         d.add_argument("--balance_power", type=float, default=0.5,
                        help="with --balance: a sample's weight is its label's share to the "
                             "power minus this (1: every label equally often; 0.5 halfway)")
@@ -126,14 +128,18 @@ class TrainOptions(BaseOptions):
                 HELD_OUT_STYLE, "held_out") else ""
             raise OptionError(f"--sketch_style {opt.sketch_style!r}{held}: choose clean, random "
                               f"or one of {', '.join(TRAIN_STYLES)}")
-        from data.synthetic import ATTRIBUTES
         opt.balance = ",".join(k.strip() for k in opt.balance.split(",") if k.strip())
+        if opt.balance and opt.dataset_mode not in ("synthetic", "celeba"):
+            raise OptionError("--balance needs --dataset_mode synthetic or celeba (the labelled "
+                              "faces)")
+        if opt.dataset_mode == "celeba":
+            from data.parsing_attributes import ATTRIBUTES
+        else:
+            from data.synthetic import ATTRIBUTES
         unknown = [k for k in opt.balance.split(",") if k and k not in ATTRIBUTES]
         if unknown:
-            raise OptionError(f"--balance {unknown[0]!r}: choose from {', '.join(ATTRIBUTES)}")
-        if opt.balance and opt.dataset_mode != "synthetic":
-            raise OptionError("--balance needs --dataset_mode synthetic (the only labelled "
-                              "faces)")
+            raise OptionError(f"--balance {unknown[0]!r}: choose from {', '.join(ATTRIBUTES)} "
+                              f"(--dataset_mode {opt.dataset_mode})")
         if opt.balance and opt.serial_batches:
             raise OptionError("--balance draws batches at random; drop --serial_batches")
         if not 0 <= opt.balance_power <= 1:

@@ -343,3 +343,41 @@ def test_shaded_pencil_portraits_are_the_committed_ones(tmp_path):
         assert np.median(a) > 200                             # paper
         mid = ((a > 60) & (a < 200)).mean()
         assert mid > 0.02, (n, mid)                           # shading, not only lines
+
+
+# ---------------------------------------------------------------- balancing
+def test_balance_reads_what_each_face_shows_from_its_map(tmp_path, capsys):
+    """--balance on celeba: a face's glasses (and the other attributes of
+    data/parsing_attributes.py) come from its label map, rare ones are
+    drawn more often, and an unreadable map is a one-line error naming it."""
+    from data.datasets import DatasetError
+    from data.parsing_attributes import present
+    from data.synthetic import make_sample
+    from training import create_stage
+    root = str(tmp_path / "c")
+    truth = make_standin(root, n=12, size=64)
+    wears = [make_sample(11, i, 64)["params"].glasses != "none" for i in range(12)]
+    assert 0 < sum(wears) < 6                            # a rare attribute in this stand-in
+    opt = train_opt(["--dataroot", root, "--checkpoints_dir", str(tmp_path), "--name", "b",
+                     "--balance", "glasses,bald", "--balance_power", "1"])
+    trainer = create_stage(opt)
+    assert "balancing glasses (power 1): True" in capsys.readouterr().out
+    labels = trainer.loader.ds.attributes(("glasses", "bald"))
+    assert [g for g, _ in labels] == wears
+    assert labels == [(present(t)["glasses"], present(t)["bald"]) for t in truth]
+    drawn = [i for e in range(40) for i in trainer.loader.order(e)]
+    share = np.mean([wears[i] for i in drawn])
+    assert share > 3 * np.mean(wears)
+    Image.fromarray(np.full((64, 64), 40, np.uint8)).save(
+        os.path.join(root, "CelebAMask-HQ-mask", "3.png"))           # class 40: not a class
+    with pytest.raises(DatasetError, match=r"--balance: .*3\.png"):
+        trainer.loader.ds.attributes(("glasses",))
+
+
+def test_balance_names_the_attributes_of_the_dataset_mode(tmp_path, capsys):
+    root = str(tmp_path / "c")
+    with pytest.raises(SystemExit):
+        train_opt(["--dataroot", root, "--balance", "hair_style"])
+    err = capsys.readouterr().err
+    assert "--balance 'hair_style': choose from glasses, open_mouth, bald, long_hair, hat" in err
+    assert train_opt(["--dataroot", root, "--balance", "hat, glasses"]).balance == "hat,glasses"

@@ -368,7 +368,7 @@ def test_balance_options_are_checked(capsys):
     for extra, message in (
             (["--balance", "hair"], "--balance 'hair': choose from gender, hair_style"),
             (["--balance", "glasses", "--dataset_mode", "paired", "--dataroot", "x"],
-             "--balance needs --dataset_mode synthetic"),
+             "--balance needs --dataset_mode synthetic or celeba"),
             (["--balance", "glasses", "--balance_power", "1.5"], "--balance_power must be in")):
         with pytest.raises(SystemExit):
             TrainOptions().parse(base + extra)

@@ -247,6 +247,10 @@ def test_evaluate_scores_the_sketch_embedding_with_semantics_and_looks(tmp_path)
     for name in ("clean", "hand_like"):
         s = res["sets"][name]
         assert 0 <= s["semantic_miou"] <= 1 and 0 <= s["hair_iou"] <= 1 and s["diversity"] > 0 and np.isfinite(s["edge_f1"])
+        assert set(s["attributes"]) == {"glasses", "open_mouth", "bald", "long_hair", "hat"}
+    # the parser's own reading of the true photos: the attributes' ceiling, with the counts
+    assert res["attributes_photos"]["bald"]["n"] == res["sets"]["clean"]["attributes"]["bald"]["n"]
+    assert "Drawn attributes carried over" in (out / "metrics.md").read_text()
     app = res["appearance"]
     assert set(app["to_reference"]) == {"hair", "skin", "background"}
     assert app["look_diversity"] > 0
@@ -279,7 +283,7 @@ def test_evaluate_scores_the_sketch_embedding_with_semantics_and_looks(tmp_path)
 
 
 def test_hair_iou_counts_hair_given_to_a_bald_head():
-    from evaluation.scores import HAIR_CLASS, iou_or_one, semantic_iou
+    from evaluation.scores import HAIR_CLASS, iou_or_one, parse_faces, semantic_iou
     from models.base_model import jt
     assert iou_or_one(np.zeros((4, 4), bool), np.zeros((4, 4), bool)) == 1.0
     a = np.zeros((4, 4), bool)
@@ -302,11 +306,13 @@ def test_hair_iou_counts_hair_given_to_a_bald_head():
     bald = np.ones((size, size), np.uint8)
     images = np.zeros((2, size, size, 3), np.uint8)
     parsing = np.stack([hair, bald])
-    miou, hair_iou = semantic_iou(parser_saying(hair), images, parsing, size)
+    def read(label_map, ims, maps):
+        return semantic_iou(*parse_faces(parser_saying(label_map), ims, maps, size))
+    miou, hair_iou = read(hair, images, parsing)
     assert hair_iou == pytest.approx(0.5)           # right on the first face, hair on the bald one
     assert miou == pytest.approx((1.0 + 5 / 8) / 2)
-    assert semantic_iou(parser_saying(bald), images, parsing, size)[1] == pytest.approx(0.5)
-    assert semantic_iou(parser_saying(bald), images[1:], parsing[1:], size) == (1.0, 1.0)
+    assert read(bald, images, parsing)[1] == pytest.approx(0.5)
+    assert read(bald, images[1:], parsing[1:]) == (1.0, 1.0)
 
 
 def test_likeness_counts_the_own_photo_among_the_nearest():

@@ -313,6 +313,11 @@ def test_celeba_masks_become_semantic_sketches_and_a_dataset(tmp_path):
             swap = {4: 5, 5: 4, 6: 7, 7: 6, 8: 9, 9: 8}
             np.testing.assert_array_equal(batch["parsing"][k],
                                           np.vectorize(lambda v: swap.get(v, v))(mirrored))
+    # --balance reads what each face shows from its parsing map
+    from data.parsing_attributes import present
+    ids = [int(os.path.splitext(ds.name(i))[0]) for i in range(len(ds))]
+    assert ds.attributes(("glasses", "hat")) == [
+        (present(truth[i])["glasses"], present(truth[i])["hat"]) for i in ids]
 
 
 def test_synthetic_semantic_samples_and_label_resizing():
