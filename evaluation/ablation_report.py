@@ -56,7 +56,8 @@ def flat_rows(results):
     keys = []
     for r in results.values():
         for s, vals in list(r["sets"].items()) + [("gap", r.get("gap", {}))]:
-            keys += [f"{s}:{k}" for k in vals if f"{s}:{k}" not in keys]
+            keys += [f"{s}:{k}" for k, v in vals.items()
+                     if f"{s}:{k}" not in keys and not isinstance(v, dict)]   # tables apart
     rows = []
     for name, r in results.items():
         sets = dict(r["sets"], gap=r.get("gap", {}))

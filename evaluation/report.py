@@ -11,8 +11,14 @@ def fmt(v):
 def attribute_table(results):
     """What was drawn, carried over (``evaluation/attributes.py``): per set,
     the share of faces drawn with it whose output has it / of the others
-    whose output has it anyway; the true photos' column is the parser's."""
-    sets = {name: s["attributes"] for name, s in results["sets"].items() if "attributes" in s}
+    whose output has it anyway; with random looks, also the clean set's
+    faces in a look each; the true photos' column is the parser's."""
+    sets = {}
+    for name, s in results["sets"].items():
+        if "attributes" in s:
+            sets[name] = s["attributes"]
+        if "attributes_looks" in s:
+            sets[f"{name}, a look each"] = s["attributes_looks"]
     if not sets:
         return []
     if "attributes_photos" in results:
@@ -20,8 +26,9 @@ def attribute_table(results):
     names = list(next(iter(sets.values())))
     first = next(iter(sets.values()))
     lines = ["", "Drawn attributes carried over (the face parser's reading of each output "
-             "against the test face's own map; shown when drawn / invented when not; the true "
-             "photos' column is the parser's own ceiling):", "",
+             "against the test face's own map; shown when drawn / invented when not; \"a look "
+             "each\": the faces of kid_looks; the true photos' column is the parser's own "
+             "ceiling):", "",
              "| attribute | faces with it | " + " | ".join(sets) + " |",
              "|---" * (len(sets) + 2) + "|"]
     for a in names:

@@ -9,7 +9,7 @@ metrics.md (``scripts/evaluate.py`` is its command line).
 Inference options (--k, --refine, --gender, --preset, --no_sketch_norm) work as in
 demo.py: the model is the method's inference contract (``models/inference.py``).
 ``main`` runs the steps below in order: ``load_method``, ``make_sets``,
-``load_scorers``, ``start_results``, ``evaluate_sets``, ``parser_ceiling``,
+``load_scorers``, ``start_results``, ``evaluate_sets``, ``read_attributes``,
 ``appearance_metrics``,
 ``per_face_looks``, ``each_look_kid``, ``finish_results``, ``write_results``. What each metric is:
 ``evaluation/scores.py``; the same options and seed give the same numbers.
@@ -196,11 +196,13 @@ def evaluate_sets(opt, sets, convert, features, parser, results, reference=(None
     return produced
 
 
-def parser_ceiling(ts, parser):
-    """``attributes.carried`` for the test faces' true photos: how often the
-    face parser itself sees what the maps say (the ceiling of the outputs')."""
+def read_attributes(ts, images, parser):
+    """``attributes.carried`` for ``images`` of the test faces ``ts``: for
+    the true photos, how often the face parser itself sees what the maps say
+    (the ceiling of the outputs'); for the faces in a look each, what was
+    drawn comes through whatever the look."""
     from evaluation import attributes, scores
-    read, own = scores.parse_faces(parser[0], ts.photos, ts.parsing, parser[1])
+    read, own = scores.parse_faces(parser[0], images, ts.parsing, parser[1])
     return attributes.carried(own, read)
 
 
@@ -331,7 +333,7 @@ def main(argv=None):
     reference = reference_features(features, sets)
     produced = evaluate_sets(opt, sets, convert, features, parser, results, reference)
     if parser is not None and sets[0].parsing is not None and sets[0].photos is not None:
-        results["attributes_photos"] = parser_ceiling(sets[0], parser)
+        results["attributes_photos"] = read_attributes(sets[0], sets[0].photos, parser)
     look_images = {}
     if face.has_appearance and opt.looks and sets[0].parsing is not None:
         results["appearance"], look_images = appearance_metrics(convert, sets[0],
@@ -342,6 +344,8 @@ def main(argv=None):
                                                                look_images))
         own, look_images["own_look"] = per_face_looks(opt, convert, sets[0], features,
                                                       reference[0])
+        if parser is not None and sets[0].parsing is not None:
+            own["attributes_looks"] = read_attributes(sets[0], look_images["own_look"], parser)
         results["sets"][sets[0].name].update(own)
     if look_images and not opt.no_images:
         save_look_images(opt, sets[0].names, look_images)

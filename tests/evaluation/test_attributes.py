@@ -54,3 +54,11 @@ def test_carried_counts_shown_and_invented():
     assert res["hat"]["n"] == 0 and np.isnan(res["hat"]["shown"]) and res["hat"]["invented"] == 0
     with pytest.raises(ValueError, match="5 drawn maps against 4"):
         carried(drawn, made[:4])
+
+
+def test_the_ablation_csv_keeps_the_attribute_tables_out_of_its_columns():
+    from evaluation.ablation_report import flat_rows
+    res = {"full": {"sets": {"clean": {"ssim": 0.5, "attributes": carried([face()], [face()])}},
+                    "gap": {}, "options": {"k": 10, "refine": 1.0}}}
+    header, rows = flat_rows(res)
+    assert header[4:] == ["clean:ssim"] and rows == [["full", "-", 10, 1.0, "0.5"]]

@@ -250,7 +250,10 @@ def test_evaluate_scores_the_sketch_embedding_with_semantics_and_looks(tmp_path)
         assert set(s["attributes"]) == {"glasses", "open_mouth", "bald", "long_hair", "hat"}
     # the parser's own reading of the true photos: the attributes' ceiling, with the counts
     assert res["attributes_photos"]["bald"]["n"] == res["sets"]["clean"]["attributes"]["bald"]["n"]
-    assert "Drawn attributes carried over" in (out / "metrics.md").read_text()
+    assert set(res["sets"]["clean"]["attributes_looks"]) == set(res["attributes_photos"])
+    md = (out / "metrics.md").read_text()
+    assert "Drawn attributes carried over" in md
+    assert "| attribute | faces with it | clean | clean, a look each | hand_like | true photos |" in md
     app = res["appearance"]
     assert set(app["to_reference"]) == {"hair", "skin", "background"}
     assert app["look_diversity"] > 0
