@@ -35,7 +35,9 @@ def attribute_table(results):
         cells = [" / ".join("-" if v != v else fmt(v) for v in (s[a]["shown"], s[a]["invented"]))
                  for s in sets.values()]
         lines.append(f"| {a} | {first[a]['n']} | " + " | ".join(cells) + " |")
-    return lines
+    from data.parsing_attributes import ATTRIBUTES
+    return lines + ["", "Read from a map as: " + "; ".join(
+        f"{a}: {ATTRIBUTES[a][0]}" for a in names if a in ATTRIBUTES) + "."]
 
 
 def markdown(results):

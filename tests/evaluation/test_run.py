@@ -254,6 +254,7 @@ def test_evaluate_scores_the_sketch_embedding_with_semantics_and_looks(tmp_path)
     md = (out / "metrics.md").read_text()
     assert "Drawn attributes carried over" in md
     assert "| attribute | faces with it | clean | clean, a look each | hand_like | true photos |" in md
+    assert "bald: hair under 3 % and no hat" in md
     app = res["appearance"]
     assert set(app["to_reference"]) == {"hair", "skin", "background"}
     assert app["look_diversity"] > 0
