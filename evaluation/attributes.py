@@ -8,6 +8,7 @@ import numpy as np
 
 from data.parsing_attributes import ATTRIBUTES, present
 
+
 def carried(drawn_maps, made_maps):
     """Per attribute: ``n`` faces drawn with it, ``shown`` the share of those
     whose output has it (nan when none was drawn), ``invented`` the share of

@@ -23,8 +23,8 @@ def attribute_table(results):
         return []
     if "attributes_photos" in results:
         sets["true photos"] = results["attributes_photos"]
-    names = list(next(iter(sets.values())))
     first = next(iter(sets.values()))
+    names = list(first)
     lines = ["", "Drawn attributes carried over (the face parser's reading of each output "
              "against the test face's own map; shown when drawn / invented when not; \"a look "
              "each\": the faces of kid_looks; the true photos' column is the parser's own "
