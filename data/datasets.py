@@ -355,17 +355,19 @@ class CelebASemanticDataset(FaceDataset):
                                f"parsing maps for phase {phase}")
 
     def attributes(self, keys):
+        from data.celeba import N_CLASSES
         from data.sketch_io import read_label_map
         return self.map_attributes(
-            keys, lambda i: read_label_map(self.parsing_files[self.items[i][0]], 18))
+            keys, lambda i: read_label_map(self.parsing_files[self.items[i][0]], N_CLASSES - 1))
 
     def load(self, index):
+        from data.celeba import N_CLASSES
         from data.sketch_io import read_label_map
         sem_path, photo_path, gender = self.items[index]
         label_nc = getattr(self.opt, "label_nc", 255)
         maps = []
         for path, strokes in ((sem_path, True), (self.parsing_files[sem_path], False)):
-            arr = read_label_map(path, label_nc if strokes else 18)
+            arr = read_label_map(path, label_nc if strokes else N_CLASSES - 1)
             if arr.shape[0] != arr.shape[1]:
                 raise ImageError(f"{path}: label map is {arr.shape[1]}x{arr.shape[0]}, not square")
             maps.append(arr)
