@@ -3,6 +3,7 @@ the optimiser and logging; each method adds its stages' losses."""
 
 import os
 
+from models.files import config_path
 from models.methods import DEFAULT_METHOD, get_method
 from options.base_options import (BaseOptions, OptionError, add_dataroot, add_experiment_options,
                                   seed_value)
@@ -38,6 +39,14 @@ class TrainOptions(BaseOptions):
                        help="train a stage again from the start in a folder where it was "
                             "trained already, replacing its checkpoints (without it, and "
                             "without --continue_train, such a run is refused)")
+        g.add_argument("--load_pretrain", default="",
+                       help="start this stage's networks from a trained model folder (a "
+                            "bundled model such as params/default, or an experiment's "
+                            "checkpoints): each network the folder holds is loaded, the others "
+                            "(a discriminator a bundled model leaves out) start fresh, and so "
+                            "do the optimiser, the epoch count and the schedule; the "
+                            "architecture options must match the folder's. A resumed run "
+                            "(--continue_train) reads its own state instead")
 
         d = parser.add_argument_group("data")
         d.add_argument("--dataset_mode", default="synthetic", choices=DATASET_MODES,
@@ -109,7 +118,13 @@ class TrainOptions(BaseOptions):
         return parser
 
     def preset_folder(self, opt):
-        return os.path.join(opt.checkpoints_dir, opt.name or "experiment")
+        """'auto' reads the experiment's own config.json; a new experiment
+        started from a model folder (--load_pretrain) reads that folder's."""
+        own = os.path.join(opt.checkpoints_dir, opt.name or "experiment")
+        start = getattr(opt, "load_pretrain", "")
+        if start and os.path.isdir(start) and not os.path.isfile(config_path(own)):
+            return start
+        return own
 
     def finish(self, opt):
         opt.name = opt.name or "experiment"
@@ -155,6 +170,8 @@ class TrainOptions(BaseOptions):
                 raise OptionError(f"--{key} must be at least 1, got {getattr(opt, key)}")
         if opt.display_freq < 0 or opt.max_iters < 0 or opt.max_dataset_size < 0:
             raise OptionError("--display_freq, --max_iters and --max_dataset_size must be >= 0")
+        if opt.load_pretrain and not os.path.isdir(opt.load_pretrain):
+            raise OptionError(f"--load_pretrain {opt.load_pretrain}: no such folder")
         if opt.continue_train and opt.overwrite:
             raise OptionError("--continue_train resumes the stage, --overwrite starts it again: "
                               "give one")

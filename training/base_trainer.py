@@ -12,6 +12,12 @@ and exact resumption. A trainer must supply (abstract methods):
 * ``export(tag)``: write the checkpoint files for ``tag`` ('latest' or an
   epoch number) in the method's layout.
 
+Starting from a trained model (``--load_pretrain ROOT``, as pix2pixHD's
+option): a trainer that says where each of its networks lies in a model
+folder (``network_files``) loads every one that ROOT holds; the others (a
+discriminator, which the bundled models leave out), the optimisers and the
+schedule start fresh.
+
 Resuming: the full state (weights, optimiser moments, epoch, iteration) is
 one file, ``train_state/<stage>.pkl``, written atomically and read through
 the restricted reader (it runs no code); data order and augmentation depend
@@ -40,6 +46,7 @@ from tqdm import tqdm
 
 import numpy as np
 
+from models.base_model import load_network
 from models.files import CheckpointError, read_state, write_state
 from training.optim import lr_at
 from training.run_files import RunFiles, TrainingStopped
@@ -192,7 +199,40 @@ class BaseTrainer(Stage):
     def export(self, tag):
         """Write the method's checkpoint files for ``tag``."""
 
+    def network_files(self, root, tag="latest"):
+        """{network name: file} of this stage's networks in the model folder
+        ``root``, as ``export`` writes them; a stage that cannot start from
+        a model folder gives none."""
+        return {}
+
     # ---------------------------------------------------------- state
+    def load_pretrained(self, root):
+        """--load_pretrain: load each network whose file ``root`` holds; the
+        rest stay as initialised. Returns the names loaded; StageError when
+        the stage cannot start from a folder or ``root`` holds none of its
+        networks (a network that does not fit is a CheckpointError naming
+        its file and parameter)."""
+        files = self.network_files(root)
+        if not files:
+            raise StageError(f"--load_pretrain: stage {self.stage} cannot start from a model "
+                             f"folder")
+        nets = self.networks()
+        loaded = [name for name, path in files.items() if os.path.isfile(path)]
+        if not loaded:
+            raise StageError(f"--load_pretrain {root}: holds none of stage {self.stage}'s "
+                             f"networks (no {os.path.relpath(next(iter(files.values())), root)})")
+        for name in loaded:
+            try:
+                load_network(nets[name], files[name])
+            except CheckpointError as exc:
+                raise CheckpointError(f"{exc} (--load_pretrain needs the folder's architecture: "
+                                      f"--preset auto reads its config.json)") from None
+        if self.main:
+            fresh = [name for name in nets if name not in loaded]
+            print(f"stage {self.stage}: {', '.join(loaded)} from {root}"
+                  f"{'; fresh: ' + ', '.join(fresh) if fresh else ''}", flush=True)
+        return loaded
+
     def save_state(self, epoch, it, steps):
         """Everything needed to resume, in one atomically written file;
         TrainingStopped, before anything is written, when a weight or an
@@ -288,6 +328,8 @@ class BaseTrainer(Stage):
             epoch, it, steps = self.load_state()
             if self.main:
                 print(f"resuming stage {self.stage} at epoch {epoch}, iteration {it}")
+        elif getattr(opt, "load_pretrain", ""):
+            self.load_pretrained(opt.load_pretrain)
         n_epochs = opt.niter + opt.niter_decay
         per_epoch = len(self.loader)
         todo = self.planned_steps(steps)

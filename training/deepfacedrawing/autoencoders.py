@@ -32,6 +32,10 @@ class AETrainer(BaseTrainer):
     def optimizers(self):
         return {"ae": self.optim}
 
+    def network_files(self, root, tag="latest"):
+        return {f"{net}_{PART_NAMES[p]}": ae.network_path(net, root, tag)
+                for p, ae in self.parts.items() for net in ("encoder", "decoder")}
+
     def step(self, batch):
         x = sketch_to_array(batch["sketch"])
         y = sketch_to_array(batch["clean"]) if self.opt.ae_target == "clean" else x

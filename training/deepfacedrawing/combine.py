@@ -66,6 +66,9 @@ class CombineTrainer(BaseTrainer):
             out["D"] = self.optim_D
         return out
 
+    def network_files(self, root, tag="latest"):
+        return {name: self.model.network_path(name, root, tag) for name in self.networks()}
+
     def _inputs(self, batch):
         x = sketch_to_array(batch["sketch"])
         if self.model.direct:            # pix2pixHD baseline: the sketch is G's input

@@ -158,6 +158,9 @@ class EncoderTrainer(SPTrainer):
     def networks(self):
         return {name: getattr(self.net, name) for name in self.trained}
 
+    def network_files(self, root, tag="latest"):
+        return {name: sp_ckpt.net_path(root, name, tag) for name in self.trained}
+
     def optimizers(self):
         return {"encoders": self.optim}
 

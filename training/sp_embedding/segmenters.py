@@ -81,6 +81,9 @@ class ParserTrainer(SPTrainer):
     def export(self, tag):
         save_network(self.net, parser_path(self.dir, tag))
 
+    def network_files(self, root, tag="latest"):
+        return {PARSER_NAME: parser_path(root, tag)}
+
 
 class LabelerTrainer(SPTrainer):
     stage = "labeler"
@@ -120,3 +123,6 @@ class LabelerTrainer(SPTrainer):
 
     def export(self, tag):
         save_network(self.net, labeler_path(self.dir, tag))
+
+    def network_files(self, root, tag="latest"):
+        return {"labeler": labeler_path(root, tag)}

@@ -131,6 +131,12 @@ class StyleGANTrainer(SPTrainer):
     def optimizers(self):
         return {"G": self.optim_g, "D": self.optim_d}
 
+    def network_files(self, root, tag="latest"):
+        """The exported generator (g_ema) starts both g and g_ema."""
+        decoder = sp_ckpt.net_path(root, "decoder", tag)
+        return {"g": decoder, "g_ema": decoder,
+                "d": sp_ckpt.net_path(root, "discriminator", tag)}
+
     # ---------------------------------------------------------- draws
     def draw(self, rng, batch):
         """(styles, inject_index, noise) of one generator call: one or (with
@@ -238,8 +244,9 @@ class StyleGANTrainer(SPTrainer):
 
     def export(self, tag):
         avg = mean_w(self.g_ema, self.opt.seed)
-        save_network(self.g_ema, sp_ckpt.net_path(self.dir, "decoder", tag))
-        save_network(self.d, sp_ckpt.net_path(self.dir, "discriminator", tag))
+        files = self.network_files(self.dir, tag)
+        save_network(self.g_ema, files["g_ema"])
+        save_network(self.d, files["d"])
         sp_ckpt.write_latent_avg(self.dir, np.repeat(avg[None], self.n_latent, axis=0), tag)
         if self.opt.export_rosinality:
             sp_ckpt.write_stylegan2(os.path.join(self.dir, f"stylegan2_{tag}.pt"), self.g_ema,
