@@ -25,6 +25,16 @@ def face_sketch(size=512, mode="L"):
     return img.convert(mode)
 
 
+def assert_same_history(full, resumed, start, rel=1e-4, abs_tol=1e-6):
+    """A run resumed after step ``start`` logged the losses the
+    uninterrupted run logged from there (every step, every loss)."""
+    assert len(resumed) == len(full) - start
+    for a, b in zip(full[start:], resumed):
+        assert set(a) == set(b)
+        for k in a:
+            assert a[k] == pytest.approx(b[k], rel=rel, abs=abs_tol), k
+
+
 def run_script(module_path, argv):
     """Run a script's main(argv) in this process (Jittor is already warm)."""
     import importlib.util

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import run_script
+from tests.conftest import assert_same_history, run_script
 
 TINY = ["--preset", "tiny", "--dataset_mode", "synthetic", "--n_samples", "16",
         "--batch_size", "4", "--print_freq", "1", "--save_latest_freq", "1000"]
@@ -33,10 +33,7 @@ def test_ae_stage_learns_and_resumes_exactly(tmp_path):
 
     train(common + ["--name", "cut", "--max_iters", "5"])
     resumed = train(common + ["--name", "cut", "--max_iters", "10", "--continue_train"])
-    assert len(resumed.history) == 5
-    for a, b in zip(full.history[5:], resumed.history):
-        for k in a:
-            assert a[k] == pytest.approx(b[k], rel=1e-5, abs=1e-7), k
+    assert_same_history(full.history, resumed.history, 5, rel=1e-5, abs_tol=1e-7)
 
     expr = tmp_path / "full"
     log = (expr / "loss_log.txt").read_text()
@@ -92,9 +89,7 @@ def test_combine_stage_learns_and_resumes_exactly(tmp_path):
     assert {"G_GAN", "G_GAN_Feat", "G_TV", "G_L1", "D_fake", "D_real"} <= set(full.history[0])
     train(c + ["--name", "cut", "--max_iters", "5"])
     resumed = train(c + ["--name", "cut", "--max_iters", "8", "--continue_train"])
-    for a, b in zip(full.history[5:], resumed.history):
-        for k in a:
-            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), k
+    assert_same_history(full.history, resumed.history, 5)
     expr = tmp_path / "full"
     assert (expr / "Combine" / "latest_net_G.pkl").is_file()
     assert (expr / "AE_whole" / "latest_net_encoder_nose.pkl").is_file()   # a complete folder
@@ -115,9 +110,7 @@ def test_combine_diffaug_resumes_exactly_and_moves_d(tmp_path):
     full = train(aug + ["--name", "full", "--max_iters", "4"])
     train(aug + ["--name", "cut", "--max_iters", "2"])
     resumed = train(aug + ["--name", "cut", "--max_iters", "4", "--continue_train"])
-    for a, b in zip(full.history[2:], resumed.history):
-        for k in a:
-            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), k
+    assert_same_history(full.history, resumed.history, 2)
     plain = train(c + ["--name", "plain", "--max_iters", "1"])
     assert plain.history[0]["G_L1"] == pytest.approx(full.history[0]["G_L1"], rel=1e-5)
     assert plain.history[0]["D_real"] != pytest.approx(full.history[0]["D_real"], rel=1e-3)
@@ -175,9 +168,7 @@ def test_combine_random_looks_branch(tmp_path):
         assert plain.history[0][k] == pytest.approx(full.history[0][k], rel=1e-5), k
     train(bicycle + ["--name", "cut", "--max_iters", "3"])
     resumed = train(bicycle + ["--name", "cut", "--max_iters", "6", "--continue_train"])
-    for a, b in zip(full.history[3:], resumed.history):
-        for k in a:
-            assert a[k] == pytest.approx(b[k], rel=1e-4, abs=1e-6), k
+    assert_same_history(full.history, resumed.history, 3)
 
     # the branch's terms, recomputed from the trained networks at step 7
     full.global_step = 7

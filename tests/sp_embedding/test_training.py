@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ROOT, run_script
+from tests.conftest import ROOT, assert_same_history, run_script
 
 MICRO = ["--method", "sp_embedding", "--preset", "tiny", "--output_size", "32",
          "--style_dim", "64", "--encoder_width", "0.125", "--encoder_size", "32",
@@ -29,14 +29,6 @@ def train(argv):
     trainer = create_stage(parse(argv))
     assert trainer.run() == 0
     return trainer
-
-
-def assert_same_history(full, resumed, start, rel=1e-4):
-    assert len(resumed) == len(full) - start
-    for a, b in zip(full[start:], resumed):
-        assert set(a) == set(b)
-        for k in a:
-            assert a[k] == pytest.approx(b[k], rel=rel, abs=1e-6), k
 
 
 def learns(history, key):
