@@ -147,3 +147,23 @@ def test_stylegan_starts_g_and_g_ema_from_the_exported_decoder(tmp_path, capsys)
     trained = {k for k, v in ft.g.state_dict().items() if not v.is_stop_grad()}
     # lr 0: the step moved nothing, so g is still the file's decoder
     assert all(np.array_equal(stored[k], v) for k, v in weights(ft.g).items() if k in trained)
+
+
+def test_the_readme_fine_tunes_the_bundled_model(tmp_path, capsys):
+    """The README's command on the bundled DeepFaceDrawing model (one step
+    on generated faces): every network it ships is loaded, D starts fresh,
+    and the architecture is the bundled one's."""
+    import json
+    import os
+    from tests.conftest import ROOT
+    bundled = os.path.join(ROOT, "params", "default")
+    argv = ["--stage", "combine", "--name", "mine", "--checkpoints_dir", str(tmp_path),
+            "--load_pretrain", bundled, "--ae_from", bundled, "--dataset_mode", "synthetic",
+            "--n_samples", "2", "--batch_size", "1", "--max_iters", "1", "--lambda_vgg", "0",
+            "--lr", "0.0001", "--niter", "1", "--niter_decay", "0"]
+    assert run_script("train.py", argv) == 0
+    out = capsys.readouterr().out
+    assert f"DE_eye1, DE_eye2, DE_nose, DE_mouth, DE_remainder, G, A from {bundled}; fresh: D" in out
+    config = json.loads((tmp_path / "mine" / "config.json").read_text())
+    bundled_config = json.loads(open(os.path.join(bundled, "config.json")).read())
+    assert config == bundled_config
