@@ -98,7 +98,11 @@ class Stage(abc.ABC):
 
     @classmethod
     def create(cls, opt):
-        """The stage as train.py runs it (``training.create_stage``)."""
+        """The stage as train.py runs it (``training.create_stage``); a stage
+        without a training loop has no network to start from a folder."""
+        if getattr(opt, "load_pretrain", ""):
+            raise StageError(f"--load_pretrain: stage {cls.stage} trains no network; the "
+                             f"option is for the stages that do")
         return cls(opt)
 
     @abc.abstractmethod

@@ -126,6 +126,10 @@ def test_bad_folders_are_one_line(dfd_export, tmp_path):
                                               r"folder's architecture"):
         train(base + ["--name", "w", "--load_pretrain", str(pack), "--ngf", "16"])
 
+    with pytest.raises(StageError, match="--load_pretrain: stage banks trains no network"):
+        train(TINY + ["--checkpoints_dir", str(root), "--stage", "banks", "--name", "src",
+                      "--load_pretrain", str(pack)])
+
 
 def test_stylegan_starts_g_and_g_ema_from_the_exported_decoder(tmp_path, capsys):
     from models.files import read_params
