@@ -10,13 +10,14 @@ and exact resumption. A trainer must supply (abstract methods):
 * ``step(batch)`` -> {loss name: float}: one optimisation step;
 * ``visuals(batch)`` -> [(label, uint8 image)]: a row of the result page;
 * ``export(tag)``: write the checkpoint files for ``tag`` ('latest' or an
-  epoch number) in the method's layout.
+  epoch number) in the method's layout;
+* ``network_files(root, tag)`` -> {name: file}: where ``export`` puts each
+  network in a model folder (what ``--load_pretrain`` reads).
 
 Starting from a trained model (``--load_pretrain ROOT``, as pix2pixHD's
-option): a trainer that says where each of its networks lies in a model
-folder (``network_files``) loads every one that ROOT holds; the others (a
-discriminator, which the bundled models leave out), the optimisers and the
-schedule start fresh.
+option): every network whose file (``network_files``) ROOT holds is loaded;
+the others (a discriminator, which the bundled models leave out), the
+optimisers and the schedule start fresh.
 
 Resuming: the full state (weights, optimiser moments, epoch, iteration) is
 one file, ``train_state/<stage>.pkl``, written atomically and read through
@@ -203,23 +204,18 @@ class BaseTrainer(Stage):
     def export(self, tag):
         """Write the method's checkpoint files for ``tag``."""
 
+    @abc.abstractmethod
     def network_files(self, root, tag="latest"):
         """{network name: file} of this stage's networks in the model folder
-        ``root``, as ``export`` writes them; a stage that cannot start from
-        a model folder gives none."""
-        return {}
+        ``root``, as ``export`` writes them."""
 
     # ---------------------------------------------------------- state
     def load_pretrained(self, root):
         """--load_pretrain: load each network whose file ``root`` holds; the
         rest stay as initialised. Returns the names loaded; StageError when
-        the stage cannot start from a folder or ``root`` holds none of its
-        networks (a network that does not fit is a CheckpointError naming
-        its file and parameter)."""
+        ``root`` holds none of the stage's networks (a network that does not
+        fit is a CheckpointError naming its file and parameter)."""
         files = self.network_files(root)
-        if not files:
-            raise StageError(f"--load_pretrain: stage {self.stage} cannot start from a model "
-                             f"folder")
         nets = self.networks()
         loaded = [name for name, path in files.items() if os.path.isfile(path)]
         if not loaded:
