@@ -11,6 +11,24 @@ if ROOT not in sys.path:
 MANIFEST = os.path.join(ROOT, "tests", "data", "official_checkpoint_manifest.json")  # from the reference notes
 
 
+def pytest_sessionstart(session):
+    """A crash says where it happened. Jittor's import replaces the fault
+    handler pytest installs with its own, which writes to file descriptor 2:
+    during a test that is pytest's capture file, lost when the process dies,
+    so a segfault ended CI with no more than "Segmentation fault" after the
+    last test's dot. Import Jittor first, then hand SIGSEGV and the other
+    fatal signals back to Python's faulthandler, writing (with the
+    traceback of every thread) to the terminal pytest keeps for it."""
+    import faulthandler
+    from _pytest.faulthandler import fault_handler_stderr_fd_key
+    from util.jittor_env import get_jittor
+    get_jittor()
+    fd = session.config.stash.get(fault_handler_stderr_fd_key, None)
+    if fd is not None:                   # absent under -p no:faulthandler
+        faulthandler.disable()           # enable() on an enabled handler changes nothing
+        faulthandler.enable(file=fd, all_threads=True)
+
+
 def face_sketch(size=512, mode="L"):
     """A simple face drawn in black on white (outline, eyes, nose, mouth)."""
     from PIL import Image, ImageDraw
