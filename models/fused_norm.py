@@ -137,8 +137,8 @@ class _Norm(jt.Function):
         return y
 
     def grad(self, dy):
-        x, weight, mean, var = self.saved
-        self.saved = None
+        x, weight, mean, var = self.saved     # kept: a second jt.grad through the same
+                                              # forward (DFD's D step, after G's) needs them
         if dy is None:
             return None, None, None
         c = x.shape[1]

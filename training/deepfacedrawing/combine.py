@@ -121,8 +121,10 @@ class CombineTrainer(BaseTrainer):
             loss_g = loss_g + losses["G_L1"] * opt.lambda_l1
         random_fake, loss_g = self.random_look(latents, real, d_input, losses, loss_g)
         if self.use_d:
-            d_fake = self.model.netD(d_input(fake.detach()))
-            losses["D_fake"] = lsgan(d_fake, False)
+            # D's verdict on the fakes is the one G's losses used: the D step
+            # asks jt.grad for D's parameters only, so nothing flows into G
+            # and a second forward of D on fake.detach() would repeat it
+            losses["D_fake"] = lsgan(pred_fake, False)
             losses["D_real"] = lsgan(pred_real, True)
             loss_d = (losses["D_fake"] + losses["D_real"]) * 0.5
             if random_fake is not None:
