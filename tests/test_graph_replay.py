@@ -208,3 +208,19 @@ def test_bundled_stroke_labeller_replayed(monkeypatch):
     plain = face.prepare(sketch)[0]["labels"]
     assert all((labels == plain).all() for labels in replayed)
     assert labeler._graph_replay.status()["replayed"] == 1
+
+
+def test_the_replay_check_sees_nan_and_infinity():
+    """The check a traced graph must pass: a NaN or infinity in the replay
+    where the plain call has a number (or the other way round) is an
+    infinite gap, not the no-gap a NaN comparison gives; the same NaN or
+    infinity on both sides is no gap."""
+    gap = graph_replay._largest_gap
+    assert gap([1.0, 2.0], [1.0, 2.0]) == 0.0
+    assert gap([1.0, 2.0], [1.0, 2.1]) == pytest.approx(0.1 / 3)
+    assert gap([1.0, 2.0], [1.0, np.nan]) == float("inf")
+    assert gap([1.0, np.nan], [1.0, 2.0]) == float("inf")
+    assert gap([np.inf, 1.0], [1.0, 1.0]) == float("inf")
+    assert gap([np.nan, np.inf, 3.0], [np.nan, np.inf, 3.0]) == 0.0
+    assert gap([], []) == 0.0
+    assert not gap([1.0], [np.nan]) <= graph_replay.TOLERANCE
