@@ -65,7 +65,7 @@ def sp_lines(R):
 def sp_train_lines(R):
     """One training step of each sketch-embedding stage, Jittor beside PyTorch."""
     from evaluation.benchmark.tables import section
-    from evaluation.benchmark.sp_train import LOSS_TOLERANCE, SP_STEPS
+    from evaluation.benchmark.sp_train import LOSS_TOLERANCE, PATH_TOLERANCE, SP_STEPS
     if not R.get("sp_train"):
         return []
     rows = []
@@ -92,5 +92,7 @@ def sp_train_lines(R):
                    "call is step 1 (the regularised step regularises every time). Loss diff: "
                    "the largest relative difference of the losses of the first and second "
                    f"call; a step is timed only when the first is within {LOSS_TOLERANCE:g} "
+                   f"({PATH_TOLERANCE:g} for the path length and its penalty, the norm of "
+                   "a gradient through the whole generator) "
                    "(the second moves after Adam's sign-like first update and is reported "
                    "only). Peak memory: the resident set of the whole process.")

@@ -6,7 +6,7 @@ with the same seeded weights, the same batch, the same draws (the trainer's
 seeded NumPy generator of step 1) and the same options (``job['options']``,
 read from the Jittor trainer's). Its first two steps' losses are compared
 with Jittor's before it is timed; a step whose first losses are out of
-``LOSS_TOLERANCE`` is not timed.
+tolerance (``sp_train.within_tolerance``) is not timed.
 """
 
 import copy
@@ -16,8 +16,8 @@ from types import SimpleNamespace
 import numpy as np
 
 from evaluation.benchmark.sp_peer import SPTwin
-from evaluation.benchmark.sp_train import (LOSS_TOLERANCE, VGG16_BLOCKS, lpips_weights,
-                                           training_batch)
+from evaluation.benchmark.sp_train import (VGG16_BLOCKS, lpips_weights, training_batch,
+                                           within_tolerance)
 from evaluation.benchmark.timing import rss_mb, timed
 from util.arrays import photo_to_array
 
@@ -36,7 +36,7 @@ def worker_torch_sp_train(job):
     res["losses"] = losses
     if job.get("ref_losses"):
         res["loss_diff"] = loss_diffs(losses, job["ref_losses"])
-        res["failed"] = not max(res["loss_diff"][0].values(), default=0.0) <= LOSS_TOLERANCE
+        res["failed"] = not within_tolerance(res["loss_diff"][0])
     if not res.get("failed"):
         res["times"] = {"step": timed(call, job["repeats"], 0, job["budget"], min_repeats=2)}
     res["rss_peak_mb"] = rss_mb()
