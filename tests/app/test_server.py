@@ -395,6 +395,37 @@ def test_convert_gives_the_models_result(server):
     assert np.abs(shadow.astype(int) - ref["shadows"][0]).max() <= 1
 
 
+def test_every_model_call_runs_on_one_thread(server, monkeypatch):
+    """The warm-up and each request's conversion, whichever connection's
+    thread serves it, run on the app's one models thread (OpenMP is fast
+    from one thread only: SketchApp's note)."""
+    import threading
+    app = server.app
+    method = app.methods[DFD]
+    seen = []
+
+    def spy(real):
+        def call(*args, **kw):
+            seen.append(threading.current_thread().name)
+            return real(*args, **kw)
+        return call
+
+    monkeypatch.setattr(method, "run", spy(method.run))
+    monkeypatch.setattr(method, "warm_up", spy(method.warm_up))
+    app.warm_up()
+    for seq in range(3):                 # three connections: three handler threads
+        status, _, out = convert(server, shadow=False, session="threads", seq=seq)
+        assert status == 200, out
+    assert len(seen) == 4 and len(set(seen)) == 1, seen
+    assert seen[0].startswith("models") and seen[0] != threading.current_thread().name
+    # a model error still reaches the request as its answer
+    from app.errors import HttpError
+    monkeypatch.setattr(method, "run", lambda *a, **k: (_ for _ in ()).throw(
+        HttpError(400, "the sketch: made to fail")))
+    status, _, out = convert(server, shadow=False)
+    assert status == 400 and "made to fail" in out["error"]
+
+
 def test_convert_parameters_change_the_result(server):
     def image(**kw):
         status, _, out = convert(server, shadow=False, **kw)
