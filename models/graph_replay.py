@@ -231,14 +231,14 @@ def _largest_gap(a, b):
     value: infinite where only one of them is not finite (a NaN would compare
     as no gap at all), none where both hold the same non-finite value."""
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if not a.size:
-        return 0.0
     finite = np.isfinite(a) & np.isfinite(b)
     same = (a == b) | (np.isnan(a) & np.isnan(b))
     if not (finite | same).all():
         return float("inf")
-    scale = 1.0 + (np.abs(a[finite]).max() if finite.any() else 0.0)
-    return float(np.abs(a[finite] - b[finite]).max() / scale) if finite.any() else 0.0
+    if not finite.any():                 # empty, or non-finite alike on both sides
+        return 0.0
+    a, b = a[finite], b[finite]
+    return float(np.abs(a - b).max() / (1.0 + np.abs(a).max()))
 
 
 class Replay:
