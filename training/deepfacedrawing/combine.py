@@ -119,16 +119,16 @@ class CombineTrainer(BaseTrainer):
         if opt.lambda_l1 > 0:
             losses["G_L1"] = l1(fake, real)
             loss_g = loss_g + losses["G_L1"] * opt.lambda_l1
-        random_fake, loss_g = self.random_look(latents, real, d_input, losses, loss_g)
+        pred_random, loss_g = self.random_look(latents, real, d_input, losses, loss_g)
         if self.use_d:
-            # D's verdict on the fakes is the one G's losses used: the D step
-            # asks jt.grad for D's parameters only, so nothing flows into G
-            # and a second forward of D on fake.detach() would repeat it
+            # D's verdicts on the fakes are the ones G's losses used: the D
+            # step asks jt.grad for D's parameters only, so nothing flows into
+            # G and a second forward of D on the detached fakes would repeat it
             losses["D_fake"] = lsgan(pred_fake, False)
             losses["D_real"] = lsgan(pred_real, True)
             loss_d = (losses["D_fake"] + losses["D_real"]) * 0.5
-            if random_fake is not None:
-                losses["D_random"] = lsgan(self.model.netD(d_input(random_fake.detach())), False)
+            if pred_random is not None:
+                losses["D_random"] = lsgan(pred_random, False)
                 loss_d = (losses["D_fake"] + losses["D_random"]) * 0.25 + losses["D_real"] * 0.5
         self.optim_G.step(loss_g)
         if self.use_d:
@@ -140,21 +140,23 @@ class CombineTrainer(BaseTrainer):
         same sketches with appearance codes drawn from N(0, I) (from (seed,
         step)), their faces judged by D beside the real photos, and the
         appearance encoder's mean on them pulled to the drawn code. Returns
-        (those faces or None when D does not see them, loss_g)."""
+        (D's verdict on those faces, or None when D does not see them, loss_g)."""
         opt = self.opt
         if self.model.netA is None or (opt.lambda_gan_random <= 0 and opt.lambda_z <= 0):
             return None, loss_g
         rng = np.random.default_rng([opt.seed, 9, self.global_step])
         z = jt.array(rng.standard_normal((real.shape[0], opt.appearance_dim)).astype(np.float32))
         fake = self.model.generate(latents, z)
+        pred = None
         if opt.lambda_gan_random > 0:
-            losses["G_GAN_random"] = lsgan(self.model.netD(d_input(fake)), True)
+            pred = self.model.netD(d_input(fake))
+            losses["G_GAN_random"] = lsgan(pred, True)
             loss_g = loss_g + losses["G_GAN_random"] * opt.lambda_gan_random
         if opt.lambda_z > 0:
             mu, _ = self.model.netA(fake)
             losses["z_L1"] = l1(mu, z)
             loss_g = loss_g + losses["z_L1"] * opt.lambda_z
-        return (fake if opt.lambda_gan_random > 0 else None), loss_g
+        return pred, loss_g
 
     def d_input(self, cond, real):
         """photo -> the discriminator's input beside ``cond``: augmented by
