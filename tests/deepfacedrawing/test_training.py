@@ -175,8 +175,8 @@ def test_combine_random_looks_branch(tmp_path):
     batch = next(iter(full.loader.epoch(1, 0)))
     cond, latents, real = full._inputs(batch)
     losses = {}
-    faces, _ = full.random_look(latents, real, lambda photo: jt.concat([cond, photo], 1),
-                                losses, 0.0)
+    faces, _, _ = full.random_look(latents, real, lambda photo: jt.concat([cond, photo], 1),
+                                   losses, 0.0)
     z = np.random.default_rng([full.opt.seed, 9, 7]).standard_normal((len(batch["photo"]), 4))
     want_faces = full.model.generate(latents, jt.array(z.astype(np.float32)))
     np.testing.assert_allclose(faces.numpy(), want_faces.numpy(), rtol=1e-5, atol=1e-6)

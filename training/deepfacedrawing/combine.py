@@ -119,7 +119,7 @@ class CombineTrainer(BaseTrainer):
         if opt.lambda_l1 > 0:
             losses["G_L1"] = l1(fake, real)
             loss_g = loss_g + losses["G_L1"] * opt.lambda_l1
-        pred_random, loss_g = self.random_look(latents, real, d_input, losses, loss_g)
+        _, pred_random, loss_g = self.random_look(latents, real, d_input, losses, loss_g)
         if self.use_d:
             # D's verdicts on the fakes are the ones G's losses used: the D
             # step asks jt.grad for D's parameters only, so nothing flows into
@@ -140,10 +140,11 @@ class CombineTrainer(BaseTrainer):
         same sketches with appearance codes drawn from N(0, I) (from (seed,
         step)), their faces judged by D beside the real photos, and the
         appearance encoder's mean on them pulled to the drawn code. Returns
-        (D's verdict on those faces, or None when D does not see them, loss_g)."""
+        (those faces, D's verdict on them or None when D does not see them,
+        loss_g); (None, None, loss_g) when the branch is off."""
         opt = self.opt
         if self.model.netA is None or (opt.lambda_gan_random <= 0 and opt.lambda_z <= 0):
-            return None, loss_g
+            return None, None, loss_g
         rng = np.random.default_rng([opt.seed, 9, self.global_step])
         z = jt.array(rng.standard_normal((real.shape[0], opt.appearance_dim)).astype(np.float32))
         fake = self.model.generate(latents, z)
@@ -156,7 +157,7 @@ class CombineTrainer(BaseTrainer):
             mu, _ = self.model.netA(fake)
             losses["z_L1"] = l1(mu, z)
             loss_g = loss_g + losses["z_L1"] * opt.lambda_z
-        return pred, loss_g
+        return fake, pred, loss_g
 
     def d_input(self, cond, real):
         """photo -> the discriminator's input beside ``cond``: augmented by
