@@ -247,11 +247,12 @@ class SketchApp:
     def warm_up(self):
         """Blank conversions with every method: Jittor compiles its kernels
         now rather than on the first stroke."""
-        for method in self.methods.values():
-            def job(method=method):
+        def job():
+            for method in self.methods.values():
                 with self.lock:
                     method.warm_up()
-            self.on_model_thread(job)
+
+        self.on_model_thread(job)
 
 
 def where(path):
