@@ -426,6 +426,25 @@ def test_every_model_call_runs_on_one_thread(server, monkeypatch):
     assert status == 400 and "made to fail" in out["error"]
 
 
+def test_answers_are_sent_without_waiting_for_acks(server, monkeypatch):
+    """Every connection has Nagle's algorithm off: the server writes an
+    answer's headers and its body separately, and with Nagle on, the body
+    waited for the client's (delayed, up to 40 ms) ACK of the headers on a
+    keep-alive connection: 40 ms of each preview stroke."""
+    from app.server import Handler
+    seen = []
+    real = Handler.setup
+
+    def setup(self):
+        real(self)
+        seen.append(self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+    monkeypatch.setattr(Handler, "setup", setup)
+    status, _, out = convert(server, shadow=False)
+    assert status == 200, out
+    assert len(seen) == 1 and seen[0] != 0
+
+
 def test_convert_parameters_change_the_result(server):
     def image(**kw):
         status, _, out = convert(server, shadow=False, **kw)
