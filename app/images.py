@@ -16,6 +16,7 @@ import struct
 import threading
 import warnings
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -289,13 +290,22 @@ def label_picture(labels, halo=LABEL_HALO):
     """The sketch embedding's label map (512, 512) uint8 -> its colours (H,
     W, 3) uint8 (``colour_labels``, white background), each stroke's class
     spread ``halo`` pixels around it: under the page's strokes the colours
-    would otherwise hide exactly behind them."""
-    from scipy import ndimage
+    would otherwise hide exactly behind them.
 
+    OpenCV's distance transforms, 7 ms where SciPy's exact one with indices
+    took 15-25 ms of every preview stroke: the halo's extent is exact
+    (Euclidean); the class a halo pixel takes is its nearest stroke pixel's
+    by the 5x5-mask distance, which can differ from the exact nearest only
+    where two classes' strokes are about equally near."""
     from models.sp_embedding.inputs import colour_labels
     labels = np.asarray(labels, np.uint8)
     empty = labels == 0
     if empty.all() or not empty.any():
         return colour_labels(labels)
-    dist, (iy, ix) = ndimage.distance_transform_edt(empty, return_indices=True)
-    return colour_labels(np.where(dist <= halo, labels[iy, ix], 0).astype(np.uint8))
+    src = empty.astype(np.uint8)
+    dist = cv2.distanceTransform(src, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    _, nearest = cv2.distanceTransformWithLabels(src, cv2.DIST_L2, cv2.DIST_MASK_5,
+                                                 labelType=cv2.DIST_LABEL_PIXEL)
+    # DIST_LABEL_PIXEL numbers the stroke pixels 1, 2, ... in raster order
+    classes = np.concatenate([np.zeros(1, np.uint8), labels[~empty]])
+    return colour_labels(np.where(dist <= halo, classes[nearest], 0).astype(np.uint8))

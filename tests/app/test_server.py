@@ -607,6 +607,46 @@ def test_info_lists_the_methods_and_their_appearance(server, both):
     assert "label" in sp["shadow"] and "shadow" in dfd["shadow"]
 
 
+def test_label_picture_spreads_each_stroke_to_its_halo():
+    """The stroke labels in colour, spread LABEL_HALO pixels: the halo's
+    extent is the exact Euclidean one, and each halo pixel takes its nearest
+    stroke's class (SciPy's exact transform as the reference; they may
+    differ only where two classes' strokes are about equally near)."""
+    from scipy import ndimage
+
+    from app.images import LABEL_HALO, label_picture
+    from models.sp_embedding.inputs import colour_labels
+    rng = np.random.default_rng(3)
+    labels = np.zeros((512, 512), np.uint8)
+    for _ in range(40):
+        y, x = rng.integers(20, 480, 2)
+        labels[y:y + 3, x:x + int(rng.integers(5, 90))] = rng.integers(1, 8)
+    labels[100, 100] = 9                                 # a lone pixel far from the rest
+    empty = labels == 0
+    dist, (iy, ix) = ndimage.distance_transform_edt(empty, return_indices=True)
+    exact = np.where(dist <= LABEL_HALO, labels[iy, ix], 0).astype(np.uint8)
+    got = label_picture(labels)
+    want = colour_labels(exact)
+    assert got.shape == (512, 512, 3) and got.dtype == np.uint8
+    assert np.array_equal(got[~empty], want[~empty])                 # strokes keep their class
+    white = (got == 255).all(axis=2)
+    assert np.array_equal(white, exact == 0)                         # the exact halo
+    differ = (got != want).any(axis=2)
+    assert differ.sum() <= 0.002 * (exact > 0).sum()
+    assert differ.any()           # random strokes do come near each other: this is tested
+    palette = {tuple(colour_labels(np.full((1, 1), c, np.uint8))[0, 0]): c for c in range(10)}
+    to_class = {c: ndimage.distance_transform_edt(labels != c) for c in np.unique(labels[~empty])}
+    for y, x in zip(*np.nonzero(differ)):
+        c = palette[tuple(got[y, x])]                # a near tie: class c is nearly as near
+        to_c = to_class[c][y, x]
+        assert 0 < dist[y, x] and to_c <= dist[y, x] * 1.05 + 0.1, (y, x, c, to_c, dist[y, x])
+    assert np.array_equal(got[95:106, 95:106], want[95:106, 95:106])   # the lone pixel's disc
+    # nothing drawn, or nothing but strokes: the colours as they are
+    assert (label_picture(np.zeros((512, 512), np.uint8)) == 255).all()
+    full = np.full((8, 8), 3, np.uint8)
+    assert np.array_equal(label_picture(full), colour_labels(full))
+
+
 def test_convert_with_each_method(both):
     status, _, out = convert(both, method=DFD, k=3, shadow=True)
     assert status == 200 and out["method"] == DFD and out["size"] == 128, out
