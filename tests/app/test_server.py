@@ -633,7 +633,6 @@ def test_label_picture_spreads_each_stroke_to_its_halo():
     assert np.array_equal(white, exact == 0)                         # the exact halo
     differ = (got != want).any(axis=2)
     assert differ.sum() <= 0.002 * (exact > 0).sum()
-    assert differ.any()           # random strokes do come near each other: this is tested
     palette = {tuple(colour_labels(np.full((1, 1), c, np.uint8))[0, 0]): c for c in range(10)}
     to_class = {c: ndimage.distance_transform_edt(labels != c) for c in np.unique(labels[~empty])}
     for y, x in zip(*np.nonzero(differ)):
